@@ -1,0 +1,73 @@
+// Named defaults for every limit and timeout of the data plane, in one place.
+// Config, flags, --help and the README all read these; nothing else hard-codes a limit.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace apimeter {
+
+using Duration = std::chrono::milliseconds;
+
+namespace defaults {
+using namespace std::chrono_literals;
+
+// Request parsing limits (status when exceeded).
+inline constexpr std::size_t kMaxRequestHeaderBytes = 16 * 1024;   // whole head, 431
+inline constexpr std::size_t kMaxRequestHeaders = 100;             // field count, 431
+inline constexpr std::size_t kMaxUriBytes = 8 * 1024;              // request-target, 414
+inline constexpr std::uint64_t kMaxRequestBodyBytes = 0;           // 0 = unlimited, else 413
+inline constexpr std::size_t kMaxResponseHeaderBytes = 16 * 1024;  // upstream head, 502
+inline constexpr std::size_t kMaxResponseHeaders = 100;            // upstream field count, 502
+inline constexpr std::size_t kMaxClientConnections = 10000;        // whole process; 0 = unlimited
+
+// Timeouts; 0 disables the one it names.
+inline constexpr Duration kClientHeaderTimeout = 10s;       // first byte of a head to its end, 408
+inline constexpr Duration kClientIdleTimeout = 60s;         // keep-alive wait for the next request
+inline constexpr Duration kClientBodyTimeout = 60s;         // between two reads of a request body, 408
+inline constexpr Duration kUpstreamConnectTimeout = 5s;     // TCP connect, 503
+inline constexpr Duration kUpstreamResponseTimeout = 60s;   // request sent to response head (TTFB), 504
+inline constexpr Duration kUpstreamBodyTimeout = 60s;       // between two reads of a response body
+inline constexpr Duration kRequestTimeout = 0s;             // whole exchange, per route, 504
+inline constexpr Duration kTunnelIdleTimeout = 600s;        // upgraded (WebSocket) connection idle
+
+// Upstream keep-alive pool, per worker and endpoint.
+inline constexpr std::size_t kPoolMaxIdle = 64;
+inline constexpr Duration kPoolIdleTimeout = 30s;
+
+// Operations.
+inline constexpr Duration kDrainDelay = 5s;     // /readyz is 503 but we keep serving
+inline constexpr Duration kDrainTimeout = 30s;  // wait for in-flight requests after that
+
+// Size of one pooled I/O buffer; raised to fit the configured header limits.
+inline constexpr std::size_t kIoBufferBytes = 16 * 1024;
+}  // namespace defaults
+
+struct Limits {
+  std::size_t max_request_header_bytes = defaults::kMaxRequestHeaderBytes;
+  std::size_t max_request_headers = defaults::kMaxRequestHeaders;
+  std::size_t max_uri_bytes = defaults::kMaxUriBytes;
+  std::uint64_t max_request_body_bytes = defaults::kMaxRequestBodyBytes;
+  std::size_t max_response_header_bytes = defaults::kMaxResponseHeaderBytes;
+  std::size_t max_response_headers = defaults::kMaxResponseHeaders;
+  std::size_t max_client_connections = defaults::kMaxClientConnections;
+};
+
+struct Timeouts {
+  Duration client_header = defaults::kClientHeaderTimeout;
+  Duration client_idle = defaults::kClientIdleTimeout;
+  Duration client_body = defaults::kClientBodyTimeout;
+  Duration upstream_connect = defaults::kUpstreamConnectTimeout;
+  Duration upstream_response = defaults::kUpstreamResponseTimeout;
+  Duration upstream_body = defaults::kUpstreamBodyTimeout;
+  Duration request = defaults::kRequestTimeout;
+  Duration tunnel_idle = defaults::kTunnelIdleTimeout;
+};
+
+struct PoolSettings {
+  std::size_t max_idle = defaults::kPoolMaxIdle;
+  Duration idle_timeout = defaults::kPoolIdleTimeout;
+};
+
+}  // namespace apimeter

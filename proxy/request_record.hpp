@@ -1,0 +1,59 @@
+// The request record: one plain struct per exchange, filled once along the life of a request and read by
+// the single "complete" step (access log now; metrics and tracing later). It owns no I/O and no heap.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string_view>
+
+#include "proxy/proxy_error.hpp"
+
+namespace apimeter {
+
+struct Route;
+
+using Clock = std::chrono::steady_clock;
+
+struct RequestRecord {
+  // Time points; a default-constructed one means "did not happen".
+  Clock::time_point accepted;            // connection accepted (first request) or previous response done
+  Clock::time_point head_started;        // first byte of this request's head
+  Clock::time_point head_read;           // whole head parsed
+  Clock::time_point upstream_connected;  // pooled connection taken or connect finished
+  Clock::time_point upstream_first_byte; // first byte of the upstream response head
+  Clock::time_point upstream_done;       // upstream response fully read
+  Clock::time_point done;                // last byte sent to the client (or the exchange failed)
+  std::chrono::system_clock::time_point wall_start;  // for log timestamps
+
+  // Wire bytes including heads, and body bytes after de-chunking.
+  std::uint64_t received_bytes = 0;       // from the client
+  std::uint64_t sent_bytes = 0;           // to the client
+  std::uint64_t request_body_bytes = 0;
+  std::uint64_t response_body_bytes = 0;
+
+  // Views into the connection's buffers; valid until the complete step returns.
+  std::string_view method;
+  std::string_view target;
+  std::string_view path;
+  std::string_view user_agent;
+  int version_minor = 1;
+  const Route* route = nullptr;  // nullptr: no configured route matched
+  int status = 0;                // status sent to the client; 0 if none was sent
+  ProxyError error = ProxyError::none;
+  bool upstream_reused = false;  // a pooled connection served it
+  bool upstream_retried = false; // a stale pooled connection was replaced once
+  int upstream_endpoint = -1;    // index into the snapshot's endpoints, -1 if none was used
+
+  Clock::duration total() const { return done - head_started; }
+  Clock::duration upstream_time() const {
+    return upstream_connected == Clock::time_point{} || upstream_done == Clock::time_point{}
+               ? Clock::duration::zero()
+               : upstream_done - upstream_connected;
+  }
+  Clock::duration time_to_first_byte() const {
+    return upstream_first_byte == Clock::time_point{} ? Clock::duration::zero()
+                                                      : upstream_first_byte - upstream_connected;
+  }
+};
+
+}  // namespace apimeter
