@@ -27,7 +27,8 @@ enum class ProxyError : std::uint8_t {
   bad_content_length,
   duplicate_content_length,
   content_length_with_transfer_encoding,
-  bad_transfer_encoding,
+  bad_transfer_encoding,  // final coding is not chunked, or chunked twice
+  unsupported_transfer_coding,  // a coding before chunked that we do not relay (gzip, ...)
   transfer_encoding_in_http10,
   bad_chunk,
   body_too_large,

@@ -36,13 +36,15 @@ struct RequestRecord {
   std::string_view target;
   std::string_view path;
   std::string_view user_agent;
+  std::string_view client_address;
+  std::uint16_t client_port = 0;
+  std::string_view upstream_address;  // "host:port" of the endpoint used, empty if none
   int version_minor = 1;
   const Route* route = nullptr;  // nullptr: no configured route matched
   int status = 0;                // status sent to the client; 0 if none was sent
   ProxyError error = ProxyError::none;
   bool upstream_reused = false;  // a pooled connection served it
   bool upstream_retried = false; // a stale pooled connection was replaced once
-  int upstream_endpoint = -1;    // index into the snapshot's endpoints, -1 if none was used
 
   Clock::duration total() const { return done - head_started; }
   Clock::duration upstream_time() const {

@@ -1,0 +1,70 @@
+# Thin front over CMake presets. `make demo` and `make test` are the README's quick start: both install
+# what is missing first (Debian packages via apt-get when root; otherwise they print the command).
+SHELL := /bin/bash
+JOBS ?= $(shell nproc)
+
+# Build and test dependencies, all Debian 12 packages.
+BUILD_PACKAGES := g++ cmake make pkg-config libboost-dev prometheus-cpp-dev libfmt-dev libyaml-cpp-dev \
+  zlib1g-dev libssl-dev libgtest-dev libgmock-dev
+TEST_PACKAGES := curl python3 clang libclang-rt-14-dev
+BENCH_PACKAGES := wrk nginx-light haproxy util-linux procps
+DEMO_SECONDS ?= 0
+
+.PHONY: all deps deps-test deps-bench build demo test test-release test-asan test-tsan test-fuzz fuzz bench clean
+
+all: build
+
+deps:
+	@tests/support/install_deps.sh $(BUILD_PACKAGES)
+
+deps-test: deps
+	@tests/support/install_deps.sh $(TEST_PACKAGES)
+
+deps-bench: deps
+	@tests/support/install_deps.sh $(BENCH_PACKAGES)
+
+build: deps
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS)
+
+# The main job: demo shop upstream, apimeter in front, sample traffic, and where to look.
+demo: build deps-test
+	@DEMO_SECONDS=$(DEMO_SECONDS) tests/support/demo.sh
+
+# Every test: release build, ASan+UBSan build, TSan build, fuzz corpus replay and a short fuzz run.
+test: deps-test test-release test-asan test-tsan test-fuzz
+
+test-release: deps-test
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS)
+	ctest --preset release -j 2
+
+test-asan: deps-test
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --preset asan -j 2
+
+test-tsan: deps-test
+	cmake --preset tsan
+	cmake --build --preset tsan -j $(JOBS)
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --preset tsan -j 2
+
+# libFuzzer builds (clang): each target replays its corpus, then fuzzes for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 20
+test-fuzz: deps-test
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j $(JOBS)
+	@for t in request_head response_head chunked_body; do \
+	  echo "fuzz $$t: $(FUZZ_SECONDS)s"; \
+	  work=$$(mktemp -d); \
+	  build/fuzz/tests/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	    $$work tests/fuzz/corpus/$$t 2>&1 | tail -n 1 || exit 1; \
+	  rm -rf $$work; \
+	done
+
+bench: build deps-bench
+	tests/bench/run.sh $(BENCH_ARGS)
+
+clean:
+	rm -rf build

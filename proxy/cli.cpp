@@ -1,0 +1,345 @@
+// Command-line and environment parsing, --help, and the effective-config pipeline. Everything about a
+// setting comes from the options table; this file only knows commands and the flag syntax.
+// It never prints, exits or reads files itself (load_config_file does).
+#include "proxy/cli.hpp"
+
+#include <algorithm>
+#include <array>
+
+#ifndef APIMETER_VERSION
+#define APIMETER_VERSION "0.0.0-dev"
+#endif
+
+namespace apimeter {
+namespace {
+
+constexpr std::string_view kCommands[] = {"check", "healthcheck"};
+constexpr std::string_view kHealthcheckFlags[] = {"admin", "timeout"};
+
+std::string quote(std::string_view text) {
+  return "\"" + std::string(text) + "\"";
+}
+
+void report(std::vector<Diagnostic>& problems, std::string source, std::string message) {
+  problems.push_back(Diagnostic{SourceLocation{std::move(source), 0, 0}, std::move(message)});
+}
+
+std::string flag_suggestion(std::string_view name, std::span<const std::string_view> flags) {
+  const std::string_view near = closest_match(name, flags);
+  return near.empty() ? std::string() : "; did you mean --" + std::string(near) + "?";
+}
+
+std::vector<std::string_view> all_flag_names() {
+  std::vector<std::string_view> names;
+  for (const OptionRow& option : option_table()) names.push_back(option.flag);
+  names.push_back("help");
+  names.push_back("version");
+  return names;
+}
+
+// The healthcheck connects, so a wildcard bind address means "this machine".
+HostPort reachable(HostPort admin) {
+  if (admin.host == "0.0.0.0") admin.host = "127.0.0.1";
+  if (admin.host == "::") admin.host = "::1";
+  return admin;
+}
+
+bool parse_healthcheck_admin(std::string_view text, const std::string& source, HostPort& out,
+                             std::vector<Diagnostic>& problems) {
+  std::string error;
+  HostPort admin;
+  if (!parse_host_port(text, /*allow_port_zero=*/false, admin, error)) {
+    report(problems, source, "invalid value " + quote(text) + ": " + error);
+    return false;
+  }
+  out = reachable(std::move(admin));
+  return true;
+}
+
+// Returns the healthcheck's APIMETER_ADMIN, which is only parsed when no --admin flag overrides it.
+std::string_view read_environment(const char* const* envp, CommandLine& out,
+                                  std::vector<Diagnostic>& problems) {
+  std::string_view admin_from_env;
+  if (envp == nullptr) return admin_from_env;
+  std::vector<std::string_view> env_names;
+  std::vector<std::string> env_name_storage;
+  for (const OptionRow& option : option_table()) env_name_storage.push_back(option.env_name());
+  for (const std::string& name : env_name_storage) env_names.push_back(name);
+
+  for (const char* const* entry = envp; *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    const std::size_t equals = text.find('=');
+    const std::string_view name = text.substr(0, equals);
+    if (!name.starts_with("APIMETER_") || equals == std::string_view::npos) continue;
+    const std::string_view value = text.substr(equals + 1);
+    if (out.command == CommandLine::Command::healthcheck) {
+      // Only the admin address matters to a probe; the rest of the proxy's environment is not its business.
+      if (name == "APIMETER_ADMIN") admin_from_env = value;
+      continue;
+    }
+    const OptionRow* option = find_option_by_env(name);
+    if (option == nullptr) {
+      const std::string_view near = closest_match(name, env_names);
+      report(problems, std::string(name),
+             "unknown environment variable" +
+                 (near.empty() ? std::string() : "; did you mean " + std::string(near) + "?"));
+      continue;
+    }
+    // An empty variable is how compose files and shells say "not set".
+    if (value.empty()) continue;
+    if (option->flag == "config") {
+      out.config_path = std::string(value);
+      continue;
+    }
+    out.settings.push_back(Setting{option, std::string(value), std::string(name)});
+  }
+  // The environment is unordered; table order keeps diagnostics stable.
+  std::stable_sort(out.settings.begin(), out.settings.end(),
+                   [](const Setting& a, const Setting& b) { return a.option < b.option; });
+  return admin_from_env;
+}
+
+std::string pad(std::string text, std::size_t width) {
+  if (text.size() < width) text.append(width - text.size(), ' ');
+  return text;
+}
+
+}  // namespace
+
+bool parse_command_line(int argc, const char* const* argv, const char* const* envp, CommandLine& out,
+                        std::vector<Diagnostic>& problems) {
+  const std::size_t problems_before = problems.size();
+  out = CommandLine{};
+  int i = 1;
+  if (argc > 1 && argv[1][0] != '-') {
+    const std::string_view command = argv[1];
+    if (command == "check") {
+      out.command = CommandLine::Command::check;
+    } else if (command == "healthcheck") {
+      out.command = CommandLine::Command::healthcheck;
+    } else if (command == "help") {
+      out.command = CommandLine::Command::help;
+    } else if (command == "version") {
+      out.command = CommandLine::Command::version;
+    } else {
+      const std::string_view near = closest_match(command, kCommands);
+      report(problems, std::string(command),
+             "unknown command; use check, healthcheck, --help or --version" +
+                 (near.empty() ? std::string() : " (did you mean " + std::string(near) + "?)"));
+      return false;
+    }
+    i = 2;
+  }
+  const std::string_view admin_from_env = read_environment(envp, out, problems);
+  bool admin_flag_given = false;
+
+  const bool healthcheck = out.command == CommandLine::Command::healthcheck;
+  const std::vector<std::string_view> flag_names = all_flag_names();
+  bool want_help = out.command == CommandLine::Command::help;
+  bool want_version = out.command == CommandLine::Command::version;
+  for (; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      want_help = true;
+      continue;
+    }
+    if (arg == "--version") {
+      want_version = true;
+      continue;
+    }
+    if (!arg.starts_with("--") || arg.size() == 2) {
+      std::string hint;
+      if (out.command == CommandLine::Command::check && out.config_path.empty()) {
+        hint = "; did you mean --config " + std::string(arg) + "?";
+      }
+      report(problems, std::string(arg), "unexpected argument; flags start with --" + hint);
+      continue;
+    }
+    const std::size_t equals = arg.find('=');
+    const std::string_view name =
+        arg.substr(2, equals == std::string_view::npos ? std::string_view::npos : equals - 2);
+    const std::string source = "--" + std::string(name);
+    const bool has_inline = equals != std::string_view::npos;
+    const bool next_is_value = i + 1 < argc && !std::string_view(argv[i + 1]).starts_with("--");
+    // Takes this flag's value from "--name=value" or the next argument; false (reported) when missing.
+    auto take_value = [&](std::string_view& value) {
+      if (has_inline) {
+        value = arg.substr(equals + 1);
+        return true;
+      }
+      if (!next_is_value) {
+        report(problems, source, "needs a value: " + source + " VALUE or " + source + "=VALUE");
+        return false;
+      }
+      value = argv[++i];
+      return true;
+    };
+
+    if (healthcheck) {
+      std::string_view value;
+      if (name == "admin") {
+        admin_flag_given = true;
+        if (take_value(value)) parse_healthcheck_admin(value, source, out.healthcheck_admin, problems);
+      } else if (name == "timeout") {
+        if (!take_value(value)) continue;
+        Duration timeout{};
+        std::string error;
+        if (!parse_duration(value, timeout, error)) {
+          report(problems, source, "invalid value " + quote(value) + ": " + error);
+        } else if (timeout.count() == 0) {
+          report(problems, source, "must be more than 0");
+        } else {
+          out.healthcheck_timeout = timeout;
+        }
+      } else {
+        report(problems, source,
+               "healthcheck takes only --admin HOST:PORT and --timeout DURATION" +
+                   flag_suggestion(name, kHealthcheckFlags));
+        if (!has_inline && next_is_value) ++i;
+      }
+      continue;
+    }
+
+    const OptionRow* option = find_option_by_flag(name);
+    if (option == nullptr) {
+      report(problems, source, "unknown flag" + flag_suggestion(name, flag_names));
+      // Its value, if it has one, would otherwise be reported again as a stray argument.
+      if (!has_inline && next_is_value) ++i;
+      continue;
+    }
+    std::string_view value;
+    if (option->kind == ValueKind::boolean && !has_inline) {
+      // A bare boolean flag means true; "--flag false" is still accepted.
+      const std::string_view next = i + 1 < argc ? std::string_view(argv[i + 1]) : std::string_view();
+      value = "true";
+      if (next == "true" || next == "false") value = argv[++i];
+    } else if (!take_value(value)) {
+      continue;
+    }
+    if (option->flag == "config") {
+      if (value.empty()) {
+        report(problems, source, "needs a file name");
+      } else {
+        out.config_path = std::string(value);
+      }
+      continue;
+    }
+    // Repeating a list flag adds to the list; it replaces what the file or environment said as a whole.
+    if (option->is_list()) {
+      const auto previous = std::find_if(out.settings.begin(), out.settings.end(), [&](const Setting& s) {
+        return s.option == option && s.source.starts_with("--");
+      });
+      if (previous != out.settings.end()) {
+        previous->value += ",";
+        previous->value += value;
+        continue;
+      }
+    }
+    out.settings.push_back(Setting{option, std::string(value), source});
+  }
+
+  if (healthcheck && !admin_flag_given && !admin_from_env.empty()) {
+    parse_healthcheck_admin(admin_from_env, "APIMETER_ADMIN", out.healthcheck_admin, problems);
+  }
+  if (want_help) {
+    out.command = CommandLine::Command::help;
+  } else if (want_version) {
+    out.command = CommandLine::Command::version;
+  } else if (out.command == CommandLine::Command::check && out.config_path.empty()) {
+    report(problems, "check", "needs --config FILE (or APIMETER_CONFIG)");
+  }
+  return problems.size() == problems_before;
+}
+
+std::vector<Diagnostic> apply_settings(Config& config, const std::vector<Setting>& settings,
+                                       SettingOrigins* origins) {
+  std::vector<Diagnostic> problems;
+  for (const Setting& setting : settings) {
+    if (setting.option == nullptr) continue;
+    const std::string flag(setting.option->flag);
+    std::string error;
+    const bool ok = setting.option->assign(config, setting.value, error);
+    if (!ok) {
+      problems.push_back(Diagnostic{SourceLocation{setting.source, 0, 0},
+                                    "invalid value " + quote(setting.value) + ": " + error});
+    }
+    if (origins == nullptr) continue;
+    origins->by_flag[flag] = SourceLocation{setting.source, 0, 0};
+    if (ok) {
+      origins->rejected.erase(flag);
+    } else {
+      origins->rejected.insert(flag);
+    }
+  }
+  return problems;
+}
+
+LoadResult load_effective_config(const CommandLine& command_line) {
+  LoadResult result;
+  if (!command_line.config_path.empty()) result = load_config_file(command_line.config_path);
+  std::vector<Diagnostic> flag_problems =
+      apply_settings(result.config, command_line.settings, &result.origins);
+  result.problems.insert(result.problems.end(), std::make_move_iterator(flag_problems.begin()),
+                         std::make_move_iterator(flag_problems.end()));
+  result.config.config_path = command_line.config_path;
+  // A file that is not YAML leaves nothing meaningful to check; its syntax error is the one thing to fix.
+  if (result.parsed) {
+    std::vector<Diagnostic> invalid = validate_config(result.config, result.origins);
+    result.problems.insert(result.problems.end(), std::make_move_iterator(invalid.begin()),
+                           std::make_move_iterator(invalid.end()));
+  }
+  return result;
+}
+
+std::string help_text() {
+  const Config defaults;
+  std::string out =
+      version_text() +
+      " - HTTP/1.1 reverse proxy that forwards to one API service and measures its traffic\n"
+      "\n"
+      "Usage:\n"
+      "  apimeter [FLAGS]                     run the proxy\n"
+      "  apimeter check --config FILE [FLAGS] load and validate the config, print every problem;\n"
+      "                                       exit 0 when it is valid\n"
+      "  apimeter healthcheck [--admin HOST:PORT] [--timeout DURATION]\n"
+      "                                       GET /readyz on the admin listener (default\n"
+      "                                       127.0.0.1:9901 or APIMETER_ADMIN, 2s); exit 0 on 200\n"
+      "  apimeter --version                   print the version\n"
+      "  apimeter --help                      print this help\n"
+      "\n"
+      "Settings come from the config file, then APIMETER_* environment variables, then flags;\n"
+      "the later wins. Flags take --name VALUE or --name=VALUE; a bare boolean flag means true.\n"
+      "Unknown flags and unknown APIMETER_* variables are errors; empty variables are ignored.\n"
+      "\n"
+      "Flags, with their environment variable and YAML key; then meaning and default:\n";
+  std::size_t flag_width = 0;
+  std::size_t env_width = 0;
+  for (const OptionRow& option : option_table()) {
+    flag_width = std::max(flag_width, option.flag.size() + value_placeholder(option.kind).size() + 7);
+    env_width = std::max(env_width, option.env_name().size() + 2);
+  }
+  for (const OptionRow& option : option_table()) {
+    std::string shown = option.render(defaults);
+    if (shown.empty()) shown = "none";
+    out += pad("  --" + std::string(option.flag) + " " + std::string(value_placeholder(option.kind)),
+               flag_width);
+    out += option.yaml_path.empty() ? option.env_name()
+                                    : pad(option.env_name(), env_width) + std::string(option.yaml_path);
+    out += "\n      " + std::string(option.help) + " (default " + shown + ")\n";
+  }
+  out +=
+      "\n"
+      "Values:\n"
+      "  DURATION  whole number and unit: 250ms, 10s, 2m, 1h; 0 disables\n"
+      "  SIZE      bytes, or a whole number of B, KiB, MiB or GiB: 512, 16KiB, 1MiB\n"
+      "  HOST:PORT 0.0.0.0:8080, [::1]:8080, shop:3000\n"
+      "\n"
+      "Routes are configured in the file only; see conf/apimeter.yaml.\n";
+  return out;
+}
+
+std::string version_text() {
+  return std::string("apimeter ") + APIMETER_VERSION;
+}
+
+}  // namespace apimeter

@@ -1,0 +1,860 @@
+// The request state machine (STYLE.md, "the life of one request"). Every completion handler captures the
+// exchange number it belongs to and returns at once when the exchange has moved on, so a late completion
+// (a cancelled read, a write racing a timeout) never acts twice.
+#include "proxy/downstream_connection.hpp"
+
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <arpa/inet.h>
+
+#include <cstring>
+
+#include "proxy/router.hpp"
+
+namespace apimeter {
+namespace {
+
+constexpr Duration kLingerTimeout = std::chrono::seconds(2);
+
+bool is_idempotent(Method m) noexcept {
+  switch (m) {
+    case Method::get:
+    case Method::head:
+    case Method::options:
+    case Method::trace:
+    case Method::put:
+    case Method::delete_:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool peer_closed(const ErrorCode& ec) noexcept {
+  return ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
+}
+
+}  // namespace
+
+// Completion-handler wrapper: keeps the connection alive and drops completions of an earlier exchange.
+#define APIMETER_HANDLER(method)                                                   \
+  [self = shared_from_this(), ex = exchange_](const ErrorCode& ec, std::size_t n) { \
+    if (ex != self->exchange_) return;                                             \
+    self->method(ec, n);                                                           \
+  }
+
+DownstreamConnection::DownstreamConnection(Worker& worker, Socket socket)
+    : worker_(worker), socket_(std::move(socket)), timer_(worker.io().get_executor()), snapshot_(worker.snapshot()) {
+  deadlines_.fill(Clock::time_point::max());
+  ErrorCode ec;
+  auto remote = socket_.remote_endpoint(ec);
+  if (!ec) {
+    // inet_ntop into the fixed field: no allocation and no exception per connection.
+    const auto& address = remote.address();
+    if (address.is_v4()) {
+      auto bytes = address.to_v4().to_bytes();
+      ::inet_ntop(AF_INET, bytes.data(), client_address_, sizeof client_address_);
+    } else {
+      auto bytes = address.to_v6().to_bytes();
+      ::inet_ntop(AF_INET6, bytes.data(), client_address_, sizeof client_address_);
+    }
+    client_port_ = remote.port();
+  }
+}
+
+DownstreamConnection::~DownstreamConnection() = default;
+
+void DownstreamConnection::start() {
+  ErrorCode ignored;
+  socket_.set_option(tcp::no_delay(true), ignored);
+  do_wait_request();
+}
+
+void DownstreamConnection::stop_if_idle() {
+  if (phase_ == Phase::idle) close();
+}
+
+void DownstreamConnection::force_close() { close(); }
+
+// ---- 1-2. Wait for a request and read its head ----------------------------------------------------
+
+void DownstreamConnection::do_wait_request() {
+  phase_ = Phase::idle;
+  set_deadline(DeadlineKind::client, snapshot_->config.timeouts.client_idle);
+  // A small inline buffer: an idle keep-alive connection holds no pooled buffer.
+  socket_.async_read_some(asio::buffer(idle_read_), APIMETER_HANDLER(on_wait_request));
+}
+
+void DownstreamConnection::on_wait_request(const ErrorCode& ec, std::size_t n) {
+  if (ec) return close();  // the client closed an idle connection: nothing to account for
+  client_in_ = worker_.buffers().acquire();
+  std::memcpy(client_in_.data(), idle_read_.data(), n);
+  client_in_.begin = 0;
+  client_in_.end = n;
+  begin_request();
+  parse_request_head();
+}
+
+void DownstreamConnection::begin_request() {
+  if (snapshot_ != worker_.snapshot()) snapshot_ = worker_.snapshot();
+  phase_ = Phase::reading_head;
+  upstream_state_ = UpstreamState::none;
+  record_ = RequestRecord{};
+  record_.head_started = Clock::now();
+  record_.wall_start = std::chrono::system_clock::now();
+  record_.client_address = client_address_;
+  record_.client_port = client_port_;
+  route_ = nullptr;
+  endpoint_ = nullptr;
+  endpoints_tried_ = 0;
+  request_body_done_ = true;
+  request_pump_active_ = false;
+  first_part_ = 0;
+  first_part_pending_ = false;
+  response_started_ = response_done_ = response_broken_ = head_pending_ = dechunk_ = false;
+  upstream_reusable_ = false;
+  upgrade_requested_ = false;
+  keep_alive_ = true;
+  tunnel_done_[0] = tunnel_done_[1] = false;
+  request_parser_.reset();
+  response_parser_.reset();
+  in_request_ = true;
+  worker_.request_started();
+  set_deadline(DeadlineKind::client, snapshot_->config.timeouts.client_header);
+}
+
+void DownstreamConnection::parse_request_head() {
+  ProxyError error = ProxyError::none;
+  ParseStatus status = request_parser_.parse_request({client_in_.read_ptr(), client_in_.size()},
+                                                     snapshot_->request_limits, request_, error);
+  if (status == ParseStatus::complete) return on_request_head();
+  if (status == ParseStatus::error) {
+    record_.received_bytes = client_in_.size();
+    return fail(error);
+  }
+  if (client_in_.space() == 0) client_in_.compact();
+  if (client_in_.space() == 0) return fail(ProxyError::header_section_too_large);
+  do_read_head();
+}
+
+void DownstreamConnection::do_read_head() {
+  socket_.async_read_some(asio::buffer(client_in_.write_ptr(), client_in_.space()), APIMETER_HANDLER(on_read_head));
+}
+
+void DownstreamConnection::on_read_head(const ErrorCode& ec, std::size_t n) {
+  if (ec) {
+    record_.received_bytes = client_in_.size();
+    return fail(ProxyError::client_closed);
+  }
+  client_in_.end += n;
+  parse_request_head();
+}
+
+// ---- 3-5. Route, then take or open an upstream connection ------------------------------------------
+
+void DownstreamConnection::on_request_head() {
+  record_.head_read = Clock::now();
+  record_.received_bytes = request_.head_bytes;
+  record_.method = request_.method;
+  record_.target = request_.target;
+  record_.path = request_.path;
+  record_.version_minor = request_.version_minor;
+  if (const HeaderField* ua = request_.find(FieldId::user_agent)) record_.user_agent = ua->value;
+
+  // The head stays where it is until complete(): the record and the rewriter point into it.
+  client_in_.begin += request_.head_bytes;
+  head_end_ = client_in_.begin;
+  if (client_in_.begin == client_in_.end) client_in_.begin = client_in_.end = head_end_;
+
+  phase_ = Phase::exchange;
+  clear_deadline(DeadlineKind::client);
+  const Config& config = snapshot_->config;
+  route_ = snapshot_->router.match(request_.method, request_.path);
+  record_.route = route_;
+  keep_alive_ = request_.keep_alive;
+  upgrade_requested_ = request_.connection_upgrade && !request_.upgrade.empty();
+
+  switch (request_.framing) {
+    case BodyFraming::content_length:
+      if (config.limits.max_request_body_bytes != 0 && request_.content_length > config.limits.max_request_body_bytes)
+        return fail(ProxyError::body_too_large);
+      request_body_left_ = request_.content_length;
+      request_body_done_ = false;
+      break;
+    case BodyFraming::chunked:
+      request_chunks_.reset();
+      request_body_done_ = false;
+      break;
+    default:
+      request_body_done_ = true;
+      break;
+  }
+  if (!route_ && config.unmatched_routes == UnmatchedRoutes::reject) return fail(ProxyError::no_route);
+
+  // Body bytes that arrived with the head go out with the request head.
+  ProxyError error = ProxyError::none;
+  first_part_ = take_request_body(client_in_.size(), error);
+  if (error != ProxyError::none) return fail(error);
+  first_part_pending_ = first_part_ > 0;
+
+  Duration whole = route_ ? route_->request_timeout : config.timeouts.request;
+  set_deadline(DeadlineKind::request, whole);
+  endpoint_base_ = worker_.next_round_robin();
+  acquire_upstream();
+}
+
+void DownstreamConnection::acquire_upstream() {
+  const auto& endpoints = snapshot_->endpoints;
+  endpoint_ = &endpoints[(endpoint_base_ + endpoints_tried_) % endpoints.size()];
+  record_.upstream_address = endpoint_->name;
+  upstream_ = worker_.upstreams().take(endpoint_->address);
+  if (upstream_) {
+    record_.upstream_reused = true;
+    record_.upstream_connected = Clock::now();
+    return send_request_head();
+  }
+  connect_upstream();
+}
+
+void DownstreamConnection::connect_upstream() {
+  record_.upstream_reused = false;
+  upstream_ = std::make_shared<UpstreamConnection>(worker_.io());
+  upstream_->endpoint = endpoint_->address;
+  upstream_state_ = UpstreamState::connecting;
+  set_deadline(DeadlineKind::upstream, snapshot_->config.timeouts.upstream_connect);
+  upstream_->socket.async_connect(endpoint_->address,
+                                  [self = shared_from_this(), ex = exchange_](const ErrorCode& ec) {
+                                    if (ex != self->exchange_) return;
+                                    self->on_connect(ec);
+                                  });
+}
+
+void DownstreamConnection::on_connect(const ErrorCode& ec) {
+  if (ec) {
+    release_upstream(false);
+    // Nothing was sent, so another endpoint may be tried whatever the method.
+    if (++endpoints_tried_ < snapshot_->endpoints.size()) return acquire_upstream();
+    return fail(ProxyError::upstream_refused);
+  }
+  ErrorCode ignored;
+  upstream_->socket.set_option(tcp::no_delay(true), ignored);
+  record_.upstream_connected = Clock::now();
+  send_request_head();
+}
+
+// ---- 6. Relay the request ---------------------------------------------------------------------------
+
+void DownstreamConnection::send_request_head() {
+  if (!head_out_) head_out_ = worker_.buffers().acquire();
+  HeadWriter writer(head_out_.data(), head_out_.capacity());
+  UpstreamRequestContext context;
+  context.client_ip = client_address_;
+  context.trust_forwarded_headers = snapshot_->config.trust_forwarded_headers;
+  context.upgrade = upgrade_requested_;
+  write_upstream_request_head(request_, context, writer);
+  if (writer.overflowed()) return fail(ProxyError::header_section_too_large);
+  head_out_.begin = 0;
+  head_out_.end = writer.size();
+
+  upstream_state_ = UpstreamState::sending;
+  Duration response_timeout = route_ ? route_->upstream_response_timeout : snapshot_->config.timeouts.upstream_response;
+  set_deadline(DeadlineKind::upstream, response_timeout);
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(head_out_.read_ptr(), head_out_.size()),
+                                            asio::buffer(client_in_.read_ptr(), first_part_)};
+  asio::async_write(upstream_->socket, buffers, APIMETER_HANDLER(on_write_request_head));
+}
+
+void DownstreamConnection::on_write_request_head(const ErrorCode& ec, std::size_t) {
+  if (ec) {
+    if (retry_allowed()) return retry();
+    return fail(ProxyError::upstream_reset);
+  }
+  upstream_state_ = UpstreamState::awaiting_head;
+  if (!request_body_done_) {
+    // The body continues: the first part can no longer be replayed, so free its room for the pump.
+    consume_client(first_part_);
+    first_part_pending_ = false;
+    do_read_request_body();
+  }
+  do_read_response_head();
+}
+
+std::size_t DownstreamConnection::take_request_body(std::size_t available, ProxyError& error) noexcept {
+  if (request_body_done_ || available == 0) return 0;
+  std::size_t taken = 0;
+  if (request_.framing == BodyFraming::content_length) {
+    taken = static_cast<std::size_t>(std::min<std::uint64_t>(request_body_left_, available));
+    request_body_left_ -= taken;
+    record_.request_body_bytes += taken;
+    request_body_done_ = request_body_left_ == 0;
+  } else {
+    taken = request_chunks_.feed({client_in_.read_ptr(), available},
+                                 [this](std::string_view data) { record_.request_body_bytes += data.size(); });
+    if (request_chunks_.failed()) error = ProxyError::bad_chunk;
+    request_body_done_ = request_chunks_.done();
+  }
+  std::uint64_t limit = snapshot_->config.limits.max_request_body_bytes;
+  if (limit != 0 && record_.request_body_bytes > limit) error = ProxyError::body_too_large;
+  return taken;
+}
+
+void DownstreamConnection::do_read_request_body() {
+  request_pump_active_ = true;
+  set_deadline(DeadlineKind::client, snapshot_->config.timeouts.client_body);
+  socket_.async_read_some(asio::buffer(client_in_.write_ptr(), client_in_.space()),
+                          APIMETER_HANDLER(on_read_request_body));
+}
+
+void DownstreamConnection::on_read_request_body(const ErrorCode& ec, std::size_t n) {
+  if (ec) {
+    request_pump_active_ = false;
+    return fail(ProxyError::client_closed);
+  }
+  record_.received_bytes += n;
+  client_in_.end += n;
+  ProxyError error = ProxyError::none;
+  request_part_ = take_request_body(client_in_.size(), error);
+  if (error != ProxyError::none) {
+    request_pump_active_ = false;
+    return fail(error);
+  }
+  asio::async_write(upstream_->socket, asio::buffer(client_in_.read_ptr(), request_part_),
+                    APIMETER_HANDLER(on_write_request_body));
+}
+
+void DownstreamConnection::on_write_request_body(const ErrorCode& ec, std::size_t) {
+  if (ec) {
+    // The upstream stopped reading (it may have answered early); the response side decides what follows.
+    request_pump_active_ = false;
+    upstream_reusable_ = false;
+    keep_alive_ = false;
+    clear_deadline(DeadlineKind::client);
+    return maybe_complete();
+  }
+  consume_client(request_part_);
+  if (request_body_done_) {
+    request_pump_active_ = false;
+    clear_deadline(DeadlineKind::client);
+    return maybe_complete();
+  }
+  do_read_request_body();
+}
+
+bool DownstreamConnection::retry_allowed() const noexcept {
+  // Only a reused connection can be stale, only once, only when the whole request can be sent again and
+  // the method says sending it twice is harmless, and only before any response byte arrived.
+  return record_.upstream_reused && !record_.upstream_retried && request_body_done_ && !request_pump_active_ &&
+         is_idempotent(request_.method_id) && upstream_in_.size() == 0 &&
+         record_.upstream_first_byte == Clock::time_point{};
+}
+
+void DownstreamConnection::retry() {
+  record_.upstream_retried = true;
+  release_upstream(false);
+  connect_upstream();
+}
+
+// ---- 7. Relay the response --------------------------------------------------------------------------
+
+void DownstreamConnection::do_read_response_head() {
+  if (!upstream_in_) upstream_in_ = worker_.buffers().acquire();
+  if (upstream_in_.space() == 0) upstream_in_.compact();
+  if (upstream_in_.space() == 0) return fail(ProxyError::upstream_bad_response);
+  upstream_->socket.async_read_some(asio::buffer(upstream_in_.write_ptr(), upstream_in_.space()),
+                                    APIMETER_HANDLER(on_read_response_head));
+}
+
+void DownstreamConnection::on_read_response_head(const ErrorCode& ec, std::size_t n) {
+  if (ec) {
+    bool nothing_received = upstream_in_.size() == 0 && record_.upstream_first_byte == Clock::time_point{};
+    if (nothing_received && peer_closed(ec) && retry_allowed()) return retry();
+    return fail(nothing_received ? ProxyError::upstream_reset : ProxyError::upstream_bad_response);
+  }
+  if (record_.upstream_first_byte == Clock::time_point{}) {
+    record_.upstream_first_byte = Clock::now();
+    // A response began: the request will not be replayed, so its first body part can go.
+    if (first_part_pending_) {
+      consume_client(first_part_);
+      first_part_pending_ = false;
+    }
+  }
+  upstream_in_.end += n;
+  parse_response_head();
+}
+
+void DownstreamConnection::parse_response_head() {
+  ProxyError error = ProxyError::none;
+  ParseStatus status = response_parser_.parse_response({upstream_in_.read_ptr(), upstream_in_.size()},
+                                                       snapshot_->response_limits, request_.method_id, response_, error);
+  if (status == ParseStatus::error) return fail(ProxyError::upstream_bad_response);
+  if (status == ParseStatus::incomplete) return do_read_response_head();
+  if (response_.status < 200) return on_interim_response();
+  on_final_response();
+}
+
+void DownstreamConnection::on_interim_response() {
+  if (response_.status == 101) {
+    if (!upgrade_requested_) return fail(ProxyError::upstream_bad_response);
+    return start_tunnel();
+  }
+  if (request_.version_minor == 0) {
+    // HTTP/1.0 clients do not understand 1xx; drop it and read on.
+    on_write_interim({}, 0);
+    return;
+  }
+  HeadWriter writer(head_out_.data(), head_out_.capacity());
+  ClientResponseContext context;
+  context.framing = ClientBodyFraming::none;
+  write_client_response_head(response_, context, writer);
+  if (writer.overflowed()) return fail(ProxyError::upstream_bad_response);
+  head_out_.begin = 0;
+  head_out_.end = writer.size();
+  asio::async_write(socket_, asio::buffer(head_out_.read_ptr(), head_out_.size()), APIMETER_HANDLER(on_write_interim));
+}
+
+void DownstreamConnection::on_write_interim(const ErrorCode& ec, std::size_t n) {
+  if (ec) return fail(ProxyError::client_closed);
+  record_.sent_bytes += n;
+  upstream_in_.consume(response_.head_bytes);
+  response_parser_.reset();
+  if (upstream_in_.size() > 0) return parse_response_head();
+  do_read_response_head();
+}
+
+void DownstreamConnection::on_final_response() {
+  record_.status = response_.status;
+  const bool client_http10 = request_.version_minor == 0;
+  upstream_reusable_ = response_.keep_alive;
+  response_body_left_ = 0;
+  switch (response_.framing) {
+    case BodyFraming::none:
+      client_framing_ = ClientBodyFraming::none;
+      break;
+    case BodyFraming::content_length:
+      client_framing_ = ClientBodyFraming::content_length;
+      response_body_left_ = response_.content_length;
+      break;
+    case BodyFraming::chunked:
+      response_chunks_.reset();
+      dechunk_ = client_http10;
+      client_framing_ = dechunk_ ? ClientBodyFraming::until_close : ClientBodyFraming::chunked;
+      break;
+    case BodyFraming::until_close:
+      client_framing_ = ClientBodyFraming::until_close;
+      upstream_reusable_ = false;
+      break;
+  }
+  // A client that cannot see where the body ends, a request body still arriving, or a draining worker:
+  // this response is the connection's last.
+  if (client_framing_ == ClientBodyFraming::until_close || !request_body_done_ || worker_.draining())
+    keep_alive_ = false;
+
+  HeadWriter writer(head_out_.data(), head_out_.capacity());
+  ClientResponseContext context;
+  context.framing = client_framing_;
+  context.keep_alive = keep_alive_;
+  context.client_http10 = client_http10;
+  write_client_response_head(response_, context, writer);
+  if (writer.overflowed()) return fail(ProxyError::upstream_bad_response);
+  head_out_.begin = 0;
+  head_out_.end = writer.size();
+  head_pending_ = true;
+  response_started_ = true;
+  upstream_state_ = UpstreamState::body;
+
+  upstream_in_.begin += response_.head_bytes;
+  std::size_t body = take_response_body(upstream_in_.read_ptr(), upstream_in_.size());
+  set_deadline(DeadlineKind::upstream, snapshot_->config.timeouts.upstream_body);
+  send_response_part(body);
+}
+
+std::size_t DownstreamConnection::take_response_body(char* data, std::size_t available) noexcept {
+  std::size_t out = 0;
+  std::size_t consumed = 0;
+  switch (response_.framing) {
+    case BodyFraming::none:
+      response_done_ = true;
+      break;
+    case BodyFraming::content_length:
+      out = consumed = static_cast<std::size_t>(std::min<std::uint64_t>(response_body_left_, available));
+      response_body_left_ -= out;
+      record_.response_body_bytes += out;
+      response_done_ = response_body_left_ == 0;
+      break;
+    case BodyFraming::chunked:
+      if (dechunk_) {
+        // Data runs are moved to the front in place; each run starts at or after the write cursor.
+        consumed = response_chunks_.feed({data, available}, [&](std::string_view run) {
+          std::memmove(data + out, run.data(), run.size());
+          out += run.size();
+        });
+      } else {
+        consumed = out = response_chunks_.feed({data, available}, [](std::string_view) {});
+      }
+      record_.response_body_bytes = response_chunks_.data_bytes();
+      response_broken_ = response_chunks_.failed();
+      response_done_ = response_chunks_.done();
+      break;
+    case BodyFraming::until_close:
+      out = consumed = available;
+      record_.response_body_bytes += out;
+      break;
+  }
+  // Bytes after the end of the response: the upstream is out of step, never reuse it.
+  if (response_done_ && consumed < available) upstream_reusable_ = false;
+  return out;
+}
+
+void DownstreamConnection::send_response_part(std::size_t body_bytes) {
+  if (!head_pending_ && body_bytes == 0) {
+    if (response_broken_) return fail(ProxyError::upstream_bad_response);
+    if (response_done_) return maybe_complete();
+    return do_read_response_body();
+  }
+  std::array<asio::const_buffer, 2> buffers{
+      asio::buffer(head_out_.read_ptr(), head_pending_ ? head_out_.size() : 0),
+      asio::buffer(upstream_in_.read_ptr(), body_bytes)};
+  head_pending_ = false;
+  // A client that stops reading is bounded like one that stops sending.
+  set_deadline(DeadlineKind::client, snapshot_->config.timeouts.client_body);
+  asio::async_write(socket_, buffers, APIMETER_HANDLER(on_write_response));
+}
+
+void DownstreamConnection::on_write_response(const ErrorCode& ec, std::size_t n) {
+  if (ec) return fail(ProxyError::client_closed);
+  if (!request_pump_active_) clear_deadline(DeadlineKind::client);
+  record_.sent_bytes += n;
+  upstream_in_.begin = upstream_in_.end = 0;
+  if (response_broken_) return fail(ProxyError::upstream_bad_response);
+  if (response_done_) {
+    record_.upstream_done = Clock::now();
+    clear_deadline(DeadlineKind::upstream);
+    return maybe_complete();
+  }
+  do_read_response_body();
+}
+
+void DownstreamConnection::do_read_response_body() {
+  set_deadline(DeadlineKind::upstream, snapshot_->config.timeouts.upstream_body);
+  upstream_->socket.async_read_some(asio::buffer(upstream_in_.write_ptr(), upstream_in_.space()),
+                                    APIMETER_HANDLER(on_read_response_body));
+}
+
+void DownstreamConnection::on_read_response_body(const ErrorCode& ec, std::size_t n) {
+  if (ec) {
+    if (ec == asio::error::eof && response_.framing == BodyFraming::until_close) {
+      response_done_ = true;
+      upstream_reusable_ = false;
+      record_.upstream_done = Clock::now();
+      clear_deadline(DeadlineKind::upstream);
+      return maybe_complete();
+    }
+    // The body broke off: end the client connection so the truncation is visible.
+    return fail(ProxyError::upstream_closed_mid_body);
+  }
+  upstream_in_.end += n;
+  send_response_part(take_response_body(upstream_in_.read_ptr(), upstream_in_.size()));
+}
+
+// ---- Upgraded connections ---------------------------------------------------------------------------
+
+void DownstreamConnection::start_tunnel() {
+  phase_ = Phase::tunnel;
+  record_.status = 101;
+  response_started_ = true;
+  keep_alive_ = false;
+  upstream_reusable_ = false;
+  clear_deadline(DeadlineKind::upstream);
+  clear_deadline(DeadlineKind::request);
+  set_deadline(DeadlineKind::client, snapshot_->config.timeouts.tunnel_idle);
+
+  HeadWriter writer(head_out_.data(), head_out_.capacity());
+  ClientResponseContext context;
+  context.upgrade = true;
+  write_client_response_head(response_, context, writer);
+  if (writer.overflowed()) return fail(ProxyError::upstream_bad_response);
+  upstream_in_.begin += response_.head_bytes;
+  std::size_t early = upstream_in_.size();  // upstream bytes that followed the 101 head
+  record_.sent_bytes += writer.size() + early;
+  std::array<asio::const_buffer, 2> buffers{asio::buffer(head_out_.data(), writer.size()),
+                                            asio::buffer(upstream_in_.read_ptr(), early)};
+  asio::async_write(socket_, buffers, [self = shared_from_this(), ex = exchange_](const ErrorCode& ec, std::size_t) {
+    if (ex != self->exchange_) return;
+    if (ec) return self->finish_tunnel();
+    self->upstream_in_.begin = self->upstream_in_.end = 0;
+    self->tunnel_read(false);
+    // Client bytes that arrived behind the upgrade request go first.
+    if (self->client_in_.size() > 0) {
+      self->on_tunnel_read(true, {}, 0);
+    } else {
+      self->tunnel_read(true);
+    }
+  });
+}
+
+void DownstreamConnection::tunnel_read(bool from_client) {
+  Socket& from = from_client ? socket_ : upstream_->socket;
+  IoBuffer& buffer = from_client ? client_in_ : upstream_in_;
+  from.async_read_some(asio::buffer(buffer.write_ptr(), buffer.space()),
+                       [self = shared_from_this(), ex = exchange_, from_client](const ErrorCode& ec, std::size_t n) {
+                         if (ex != self->exchange_) return;
+                         self->on_tunnel_read(from_client, ec, n);
+                       });
+}
+
+void DownstreamConnection::on_tunnel_read(bool from_client, const ErrorCode& ec, std::size_t n) {
+  Socket& to = from_client ? upstream_->socket : socket_;
+  IoBuffer& buffer = from_client ? client_in_ : upstream_in_;
+  if (ec) {
+    if (ec != asio::error::eof) return finish_tunnel();
+    // Half-close: pass the EOF on and keep the other direction going until it ends too.
+    tunnel_done_[from_client ? 0 : 1] = true;
+    ErrorCode ignored;
+    to.shutdown(tcp::socket::shutdown_send, ignored);
+    if (tunnel_done_[0] && tunnel_done_[1]) finish_tunnel();
+    return;
+  }
+  buffer.end += n;
+  (from_client ? record_.received_bytes : record_.sent_bytes) += buffer.size();
+  set_deadline(DeadlineKind::client, snapshot_->config.timeouts.tunnel_idle);
+  asio::async_write(to, asio::buffer(buffer.read_ptr(), buffer.size()),
+                    [self = shared_from_this(), ex = exchange_, from_client](const ErrorCode& ec, std::size_t n) {
+                      if (ex != self->exchange_) return;
+                      self->on_tunnel_write(from_client, ec, n);
+                    });
+}
+
+void DownstreamConnection::on_tunnel_write(bool from_client, const ErrorCode& ec, std::size_t) {
+  if (ec) return finish_tunnel();
+  if (from_client) {
+    client_in_.begin = client_in_.end = head_end_;
+  } else {
+    upstream_in_.begin = upstream_in_.end = 0;
+  }
+  tunnel_read(from_client);
+}
+
+void DownstreamConnection::finish_tunnel() {
+  response_done_ = true;
+  complete();
+  close();
+}
+
+// ---- 8-9. Complete, then the next request -----------------------------------------------------------
+
+void DownstreamConnection::fail(ProxyError error) {
+  if (phase_ == Phase::closed || phase_ == Phase::lingering) return;
+  if (record_.error == ProxyError::none) record_.error = error;
+  release_upstream(false);
+  const ErrorInfo& info = error_info(error);
+  if (response_started_ || info.status == 0 || !in_request_) {
+    // Bytes of a response already went out, or the client is gone: closing is the only honest signal.
+    complete();
+    return close();
+  }
+  record_.status = info.status;
+  // Keep the connection only when the request was read completely and nothing else is in flight.
+  keep_alive_ = keep_alive_ && phase_ == Phase::exchange && request_body_done_ && !request_pump_active_ &&
+                !worker_.draining();
+  ++exchange_;  // completions of the failed exchange must not act any more
+  response_started_ = true;
+  if (!head_out_) head_out_ = worker_.buffers().acquire();
+  HeadWriter writer(head_out_.data(), head_out_.capacity());
+  write_local_reply(info.status, info.body, keep_alive_, writer);
+  head_out_.begin = 0;
+  head_out_.end = writer.size();
+  clear_deadline(DeadlineKind::upstream);
+  clear_deadline(DeadlineKind::request);
+  // The reply itself must not hang on a client that does not read.
+  set_deadline(DeadlineKind::client, snapshot_->config.timeouts.client_body);
+  asio::async_write(socket_, asio::buffer(head_out_.read_ptr(), head_out_.size()),
+                    APIMETER_HANDLER(on_write_local_reply));
+}
+
+void DownstreamConnection::on_write_local_reply(const ErrorCode& ec, std::size_t n) {
+  record_.sent_bytes += n;
+  if (ec) {
+    complete();
+    return close();
+  }
+  response_done_ = true;
+  finish();
+}
+
+void DownstreamConnection::maybe_complete() {
+  if (!response_done_ || phase_ != Phase::exchange) return;
+  if (record_.upstream_done == Clock::time_point{}) record_.upstream_done = Clock::now();
+  if (request_pump_active_) {
+    // The upstream answered before the request body ended; where the next request starts is unknown.
+    keep_alive_ = false;
+    upstream_reusable_ = false;
+  }
+  finish();
+}
+
+void DownstreamConnection::complete() {
+  if (!in_request_) return;
+  in_request_ = false;
+  record_.done = Clock::now();
+  worker_.complete(record_);
+  worker_.request_finished();
+}
+
+void DownstreamConnection::finish() {
+  complete();
+  release_upstream(upstream_reusable_ && request_body_done_ && !request_pump_active_);
+  worker_.buffers().release(head_out_);
+  worker_.buffers().release(upstream_in_);
+  clear_deadline(DeadlineKind::upstream);
+  clear_deadline(DeadlineKind::request);
+  if (!keep_alive_ || worker_.draining()) return linger_close();
+  next_request();
+}
+
+void DownstreamConnection::next_request() {
+  ++exchange_;
+  if (first_part_pending_) {
+    consume_client(first_part_);
+    first_part_pending_ = false;
+  }
+  if (client_in_.size() > 0) {
+    // A pipelined request is already buffered.
+    client_in_.compact();
+    begin_request();
+    return parse_request_head();
+  }
+  worker_.buffers().release(client_in_);
+  do_wait_request();
+}
+
+void DownstreamConnection::linger_close() {
+  // Closing with unread input would make the kernel send RST, which can destroy the response we just
+  // wrote before the client reads it; so half-close and drain the input for a moment first.
+  ++exchange_;
+  phase_ = Phase::lingering;
+  worker_.buffers().release(client_in_);
+  ErrorCode ignored;
+  socket_.shutdown(tcp::socket::shutdown_send, ignored);
+  deadlines_.fill(Clock::time_point::max());
+  set_deadline(DeadlineKind::client, kLingerTimeout);
+  socket_.async_read_some(asio::buffer(idle_read_), APIMETER_HANDLER(on_linger_read));
+}
+
+void DownstreamConnection::on_linger_read(const ErrorCode& ec, std::size_t) {
+  if (ec) return close();
+  socket_.async_read_some(asio::buffer(idle_read_), APIMETER_HANDLER(on_linger_read));
+}
+
+void DownstreamConnection::close() {
+  if (phase_ == Phase::closed) return;
+  complete();
+  phase_ = Phase::closed;
+  ++exchange_;
+  ErrorCode ignored;
+  socket_.close(ignored);
+  timer_.cancel();
+  release_upstream(false);
+  worker_.buffers().release(client_in_);
+  worker_.buffers().release(head_out_);
+  worker_.buffers().release(upstream_in_);
+  worker_.connection_closed(*this);
+}
+
+void DownstreamConnection::release_upstream(bool reusable) noexcept {
+  if (!upstream_) return;
+  if (reusable) {
+    worker_.upstreams().put(std::move(upstream_));
+  } else {
+    ErrorCode ignored;
+    upstream_->socket.close(ignored);
+  }
+  upstream_.reset();
+  upstream_state_ = UpstreamState::none;
+}
+
+void DownstreamConnection::consume_client(std::size_t n) noexcept {
+  client_in_.begin += n;
+  // Keep the head in place: body bytes always land behind it.
+  if (client_in_.begin == client_in_.end) client_in_.begin = client_in_.end = head_end_;
+}
+
+// ---- Deadlines --------------------------------------------------------------------------------------
+
+void DownstreamConnection::set_deadline(DeadlineKind kind, Duration timeout) noexcept {
+  deadlines_[static_cast<std::size_t>(kind)] =
+      timeout.count() > 0 ? Clock::now() + timeout : Clock::time_point::max();
+  arm_timer();
+}
+
+void DownstreamConnection::clear_deadline(DeadlineKind kind) noexcept {
+  // Lazy: the timer may still fire for it and will find nothing due.
+  deadlines_[static_cast<std::size_t>(kind)] = Clock::time_point::max();
+}
+
+void DownstreamConnection::arm_timer() noexcept {
+  Clock::time_point next = *std::min_element(deadlines_.begin(), deadlines_.end());
+  if (next == Clock::time_point::max() || next >= timer_expiry_) return;
+  timer_expiry_ = next;
+  timer_.expires_at(next);
+  timer_.async_wait([self = shared_from_this()](const ErrorCode& ec) { self->on_timer(ec); });
+}
+
+void DownstreamConnection::on_timer(const ErrorCode& ec) {
+  if (ec == asio::error::operation_aborted || phase_ == Phase::closed) return;
+  timer_expiry_ = Clock::time_point::max();
+  auto now = Clock::now();
+  for (std::size_t k = 0; k < deadlines_.size(); ++k) {
+    if (deadlines_[k] > now) continue;
+    deadlines_[k] = Clock::time_point::max();
+    on_deadline(static_cast<DeadlineKind>(k));
+    if (phase_ == Phase::closed) return;
+  }
+  arm_timer();
+}
+
+void DownstreamConnection::on_deadline(DeadlineKind kind) {
+  switch (kind) {
+    case DeadlineKind::client:
+      switch (phase_) {
+        case Phase::idle:
+        case Phase::lingering:
+          return close();
+        case Phase::reading_head:
+          return fail(ProxyError::client_header_timeout);
+        case Phase::tunnel:
+          return finish_tunnel();
+        case Phase::exchange:
+          // A request body stalled, or a local reply is not being read.
+          if (response_done_ || response_started_) {
+            if (record_.error == ProxyError::none) record_.error = ProxyError::client_body_timeout;
+            complete();
+            return close();
+          }
+          return fail(ProxyError::client_body_timeout);
+        case Phase::closed:
+          return;
+      }
+      return;
+    case DeadlineKind::upstream:
+      if (phase_ != Phase::exchange) return;
+      switch (upstream_state_) {
+        case UpstreamState::connecting:
+          return fail(ProxyError::upstream_connect_timeout);
+        case UpstreamState::sending:
+        case UpstreamState::awaiting_head:
+          return fail(ProxyError::upstream_response_timeout);
+        case UpstreamState::body:
+          return fail(ProxyError::upstream_body_timeout);
+        case UpstreamState::none:
+          return;
+      }
+      return;
+    case DeadlineKind::request:
+      if (phase_ == Phase::exchange) fail(ProxyError::request_timeout);
+      return;
+    case DeadlineKind::kCount:
+      return;
+  }
+}
+
+}  // namespace apimeter

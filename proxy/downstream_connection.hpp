@@ -1,0 +1,156 @@
+// One client connection for its whole life, on one worker: read a head, route it, relay the request to a
+// pooled upstream connection, relay the response back, complete, then the next request. Kept alive by its
+// own pending handlers; no locks, no exceptions, buffers from the worker's pool only while in an exchange.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include "proxy/asio_types.hpp"
+#include "proxy/buffer_pool.hpp"
+#include "proxy/chunked_decoder.hpp"
+#include "proxy/header_rewriter.hpp"
+#include "proxy/http_head_parser.hpp"
+#include "proxy/request_record.hpp"
+#include "proxy/snapshot.hpp"
+#include "proxy/upstream_pool.hpp"
+#include "proxy/worker.hpp"
+
+namespace apimeter {
+
+class DownstreamConnection : public std::enable_shared_from_this<DownstreamConnection>, public ConnectionHook {
+ public:
+  DownstreamConnection(Worker& worker, Socket socket);
+  ~DownstreamConnection();
+
+  void start();
+  // Worker is closing its listener: an idle connection closes now, a busy one after its response.
+  void stop_if_idle();
+  void force_close();
+
+ private:
+  enum class Phase : std::uint8_t { idle, reading_head, exchange, tunnel, lingering, closed };
+  enum class UpstreamState : std::uint8_t { none, connecting, sending, awaiting_head, body };
+  enum class DeadlineKind : std::uint8_t { client, upstream, request, kCount };
+
+  // 1-2: wait for and read a request head.
+  void do_wait_request();
+  void on_wait_request(const ErrorCode& ec, std::size_t n);
+  void begin_request();
+  void parse_request_head();
+  void do_read_head();
+  void on_read_head(const ErrorCode& ec, std::size_t n);
+  // 3-5: route and get an upstream connection.
+  void on_request_head();
+  void acquire_upstream();
+  void connect_upstream();
+  void on_connect(const ErrorCode& ec);
+  // 6: relay the request.
+  void send_request_head();
+  void on_write_request_head(const ErrorCode& ec, std::size_t n);
+  std::size_t take_request_body(std::size_t available, ProxyError& error) noexcept;
+  void do_read_request_body();
+  void on_read_request_body(const ErrorCode& ec, std::size_t n);
+  void on_write_request_body(const ErrorCode& ec, std::size_t n);
+  // 7: relay the response.
+  void do_read_response_head();
+  void on_read_response_head(const ErrorCode& ec, std::size_t n);
+  void parse_response_head();
+  void on_interim_response();
+  void on_write_interim(const ErrorCode& ec, std::size_t n);
+  void on_final_response();
+  std::size_t take_response_body(char* data, std::size_t available) noexcept;
+  void send_response_part(std::size_t body_bytes);
+  void on_write_response(const ErrorCode& ec, std::size_t n);
+  void do_read_response_body();
+  void on_read_response_body(const ErrorCode& ec, std::size_t n);
+  // Upgraded connections: bytes both ways.
+  void start_tunnel();
+  void tunnel_read(bool from_client);
+  void on_tunnel_read(bool from_client, const ErrorCode& ec, std::size_t n);
+  void on_tunnel_write(bool from_client, const ErrorCode& ec, std::size_t n);
+  // 8-9: complete and go on.
+  void fail(ProxyError error);
+  void on_write_local_reply(const ErrorCode& ec, std::size_t n);
+  void maybe_complete();
+  void complete();
+  void finish();
+  void next_request();
+  void linger_close();
+  void on_linger_read(const ErrorCode& ec, std::size_t n);
+  void close();
+  void finish_tunnel();
+  void consume_client(std::size_t n) noexcept;
+  void retry();
+
+  void set_deadline(DeadlineKind kind, Duration timeout) noexcept;
+  void clear_deadline(DeadlineKind kind) noexcept;
+  void arm_timer() noexcept;
+  void on_timer(const ErrorCode& ec);
+  void on_deadline(DeadlineKind kind);
+
+  bool retry_allowed() const noexcept;
+  void release_upstream(bool reusable) noexcept;
+
+  Worker& worker_;
+  Socket socket_;
+  Timer timer_;
+  SnapshotPtr snapshot_;
+  Phase phase_ = Phase::idle;
+  UpstreamState upstream_state_ = UpstreamState::none;
+  bool in_request_ = false;  // a request began and is not yet accounted for by complete()
+  std::uint32_t exchange_ = 0;  // bumped per exchange; handlers of an earlier one do nothing
+
+  // Buffers: the client's bytes (head, body, pipelined requests), the head we write (upstream request
+  // head until the response head arrives, then the client response head) and the upstream's bytes.
+  IoBuffer client_in_;
+  IoBuffer head_out_;
+  IoBuffer upstream_in_;
+  std::array<char, 512> idle_read_{};  // first bytes of the next request, read while no buffer is held
+
+  HeadParser request_parser_;
+  HeadParser response_parser_;
+  MessageHead request_;
+  MessageHead response_;
+  ChunkedDecoder request_chunks_;
+  ChunkedDecoder response_chunks_;
+  RequestRecord record_;
+  const Route* route_ = nullptr;
+
+  UpstreamConnectionPtr upstream_;
+  const UpstreamEndpoint* endpoint_ = nullptr;
+  std::size_t endpoints_tried_ = 0;
+
+  // Request body relay state.
+  std::uint64_t request_body_left_ = 0;  // content-length framing
+  bool request_body_done_ = true;
+  bool request_pump_active_ = false;     // a client read or upstream write of the body is pending
+  std::size_t request_part_ = 0;         // bytes of client_in_ being written upstream
+  std::size_t first_part_ = 0;           // body bytes sent with the head
+  bool first_part_pending_ = false;      // first_part_ still in client_in_ (kept for a retry)
+  std::size_t head_end_ = 0;             // client_in_ offset where the request head ends
+  std::size_t endpoint_base_ = 0;        // round-robin start for this request
+  // Response relay state.
+  std::uint64_t response_body_left_ = 0;
+  ClientBodyFraming client_framing_ = ClientBodyFraming::none;
+  bool response_started_ = false;  // bytes of a final response head went to the client
+  bool response_done_ = false;
+  bool response_broken_ = false;   // the upstream's body framing failed mid-relay
+  bool head_pending_ = false;      // the client response head still has to go out with the next part
+  bool dechunk_ = false;           // HTTP/1.0 client and chunked upstream: strip the framing
+  bool upstream_reusable_ = false;
+  bool keep_alive_ = true;
+  bool upgrade_requested_ = false;
+  // Tunnel state: per direction, finished reading (EOF seen and shutdown sent).
+  bool tunnel_done_[2] = {false, false};
+
+  // Deadlines: the timer is armed for the earliest; moving a deadline later costs nothing.
+  std::array<Clock::time_point, static_cast<std::size_t>(DeadlineKind::kCount)> deadlines_{};
+  Clock::time_point timer_expiry_ = Clock::time_point::max();
+
+  char client_address_[48] = {};
+  std::uint16_t client_port_ = 0;
+};
+
+}  // namespace apimeter

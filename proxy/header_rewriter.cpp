@@ -1,0 +1,228 @@
+// Header transforms for both directions. The request side removes hop-by-hop fields and every field the
+// Connection header names, then adds Host, X-Forwarded-*, Via and canonical framing in that order.
+#include "proxy/header_rewriter.hpp"
+
+#include <cstring>
+
+namespace apimeter {
+namespace {
+
+
+std::string_view version_text(int minor) noexcept { return minor == 0 ? "1.0" : "1.1"; }
+
+// Appends "name: existing-values, addition" merging every received field with that id into one line.
+void append_merged(HeadWriter& out, std::string_view name, const MessageHead& head, FieldId id,
+                   std::string_view addition1, std::string_view addition2 = {}) noexcept {
+  out.append(name);
+  out.append(": ");
+  bool first = true;
+  for (const auto& field : head.fields) {
+    if (field.id != id || field.value.empty()) continue;
+    if (!first) out.append(", ");
+    out.append(field.value);
+    first = false;
+  }
+  if (!first) out.append(", ");
+  out.append(addition1);
+  out.append(addition2);
+  out.append("\r\n");
+}
+
+}  // namespace
+
+void HeadWriter::append(std::string_view s) noexcept {
+  if (s.empty()) return;
+  if (overflowed_ || s.size() > capacity_ - size_) {
+    overflowed_ = true;
+    return;
+  }
+  std::memcpy(data_ + size_, s.data(), s.size());
+  size_ += s.size();
+}
+
+void HeadWriter::append_uint(std::uint64_t n) noexcept {
+  char digits[20];
+  std::size_t len = 0;
+  do {
+    digits[sizeof digits - 1 - len++] = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n != 0);
+  append({digits + sizeof digits - len, len});
+}
+
+void HeadWriter::append_field(std::string_view name, std::string_view value) noexcept {
+  append(name);
+  append(": ");
+  append(value);
+  append("\r\n");
+}
+
+bool is_hop_by_hop(const HeaderField& field, const MessageHead& head) noexcept {
+  switch (field.id) {
+    case FieldId::connection:
+    case FieldId::keep_alive:
+    case FieldId::proxy_connection:
+    case FieldId::te:
+    case FieldId::upgrade:
+    case FieldId::transfer_encoding:
+      return true;
+    default:
+      return head.connection_lists(field.name);
+  }
+}
+
+void write_upstream_request_head(const MessageHead& req, const UpstreamRequestContext& ctx,
+                                 HeadWriter& out) noexcept {
+  out.append(req.method);
+  out.append(" ");
+  if (req.target_form == TargetForm::absolute) {
+    out.append(req.path);
+    if (!req.query.empty() || req.target.find('?') != std::string_view::npos) {
+      out.append("?");
+      out.append(req.query);
+    }
+  } else {
+    out.append(req.target);
+  }
+  out.append(" HTTP/1.1\r\n");
+
+  // RFC 9112 3.2.2: a proxy forwarding an absolute-form request generates Host from the target.
+  std::string_view host = req.target_form == TargetForm::absolute ? req.authority : req.host;
+  if (!host.empty()) out.append_field("Host", host);
+
+  const HeaderField* forwarded_proto = nullptr;
+  const HeaderField* forwarded_host = nullptr;
+  for (const auto& field : req.fields) {
+    switch (field.id) {
+      case FieldId::host:
+      case FieldId::content_length:
+      case FieldId::x_forwarded_for:
+      case FieldId::via:
+        continue;  // re-emitted below
+      case FieldId::x_forwarded_proto:
+        if (!forwarded_proto) forwarded_proto = &field;
+        continue;
+      case FieldId::x_forwarded_host:
+        if (!forwarded_host) forwarded_host = &field;
+        continue;
+      default:
+        break;
+    }
+    if (is_hop_by_hop(field, req)) continue;
+    out.append_field(field.name, field.value);
+  }
+  append_merged(out, "X-Forwarded-For", req, FieldId::x_forwarded_for, ctx.client_ip);
+  out.append_field("X-Forwarded-Proto",
+                   ctx.trust_forwarded_headers && forwarded_proto ? forwarded_proto->value : ctx.scheme);
+  if (ctx.trust_forwarded_headers && forwarded_host) out.append_field("X-Forwarded-Host", forwarded_host->value);
+  else if (!host.empty()) out.append_field("X-Forwarded-Host", host);
+  append_merged(out, "Via", req, FieldId::via, version_text(req.version_minor), " apimeter");
+  for (std::size_t i = 0; i + 1 < ctx.extra_field_count * 2; i += 2)
+    out.append_field(ctx.extra_fields[i], ctx.extra_fields[i + 1]);
+
+  switch (req.framing) {
+    case BodyFraming::content_length:
+      out.append("Content-Length: ");
+      out.append_uint(req.content_length);
+      out.append("\r\n");
+      break;
+    case BodyFraming::chunked:
+      out.append("Transfer-Encoding: chunked\r\n");
+      break;
+    case BodyFraming::none:
+      // Methods whose semantics expect a body get an explicit zero length, as the client sent.
+      if (req.find(FieldId::content_length)) out.append("Content-Length: 0\r\n");
+      break;
+    case BodyFraming::until_close:
+      break;
+  }
+  if (ctx.upgrade) {
+    out.append_field("Connection", "upgrade");
+    out.append_field("Upgrade", req.upgrade);
+  }
+  out.append("\r\n");
+}
+
+void write_client_response_head(const MessageHead& resp, const ClientResponseContext& ctx,
+                                HeadWriter& out) noexcept {
+  out.append("HTTP/1.1 ");
+  out.append_uint(static_cast<std::uint64_t>(resp.status));
+  out.append(" ");
+  out.append(resp.reason.empty() ? reason_phrase(resp.status) : resp.reason);
+  out.append("\r\n");
+  for (const auto& field : resp.fields) {
+    if (field.id == FieldId::content_length || field.id == FieldId::via) continue;
+    if (is_hop_by_hop(field, resp)) continue;
+    out.append_field(field.name, field.value);
+  }
+  append_merged(out, "Via", resp, FieldId::via, version_text(resp.version_minor), " apimeter");
+  switch (ctx.framing) {
+    case ClientBodyFraming::content_length:
+      out.append("Content-Length: ");
+      out.append_uint(resp.content_length);
+      out.append("\r\n");
+      break;
+    case ClientBodyFraming::chunked:
+      out.append("Transfer-Encoding: chunked\r\n");
+      break;
+    case ClientBodyFraming::none:
+      // HEAD and 304 keep the length of the representation they describe.
+      if (resp.status >= 200 && resp.status != 204)
+        if (const HeaderField* cl = resp.find(FieldId::content_length)) out.append_field("Content-Length", cl->value);
+      break;
+    case ClientBodyFraming::until_close:
+      break;
+  }
+  if (ctx.upgrade) {
+    out.append_field("Connection", "upgrade");
+    if (!resp.upgrade.empty()) out.append_field("Upgrade", resp.upgrade);
+  } else if (!ctx.keep_alive) {
+    out.append("Connection: close\r\n");
+  } else if (ctx.client_http10) {
+    out.append("Connection: keep-alive\r\n");
+  }
+  out.append("\r\n");
+}
+
+void write_local_reply(int status, std::string_view body, bool keep_alive, HeadWriter& out) noexcept {
+  out.append("HTTP/1.1 ");
+  out.append_uint(static_cast<std::uint64_t>(status));
+  out.append(" ");
+  out.append(reason_phrase(status));
+  out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+  out.append_uint(body.size());
+  out.append(keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
+  out.append(body);
+}
+
+std::string_view reason_phrase(int status) noexcept {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+}  // namespace apimeter

@@ -1,0 +1,141 @@
+// Strict HTTP/1.1 message-head parser (RFC 9112) for requests from clients and responses from the
+// upstream. Zero-copy: every view points into the caller's buffer. It decides message framing and refuses
+// every ambiguity a request-smuggling attack relies on; it does no I/O and never allocates after reserve().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "proxy/proxy_error.hpp"
+
+namespace apimeter {
+
+// Header names the proxy acts on, classified once while parsing so later steps compare small integers.
+enum class FieldId : std::uint8_t {
+  other,
+  host,
+  content_length,
+  transfer_encoding,
+  connection,
+  keep_alive,
+  proxy_connection,
+  te,
+  upgrade,
+  expect,
+  trailer,
+  via,
+  x_forwarded_for,
+  x_forwarded_proto,
+  x_forwarded_host,
+  user_agent,
+};
+
+struct HeaderField {
+  std::string_view name;
+  std::string_view value;  // OWS trimmed
+  FieldId id = FieldId::other;
+};
+
+enum class Method : std::uint8_t { get, head, post, put, delete_, connect, options, trace, patch, other };
+
+enum class BodyFraming : std::uint8_t {
+  none,            // no body
+  content_length,  // exactly content_length bytes
+  chunked,         // chunked transfer coding, terminated by the last chunk and trailers
+  until_close,     // responses only: the body ends when the upstream closes
+};
+
+enum class TargetForm : std::uint8_t { origin, absolute, asterisk };
+
+struct MessageHead {
+  // Request line.
+  std::string_view method;
+  Method method_id = Method::other;
+  std::string_view target;     // as received
+  std::string_view path;       // origin-form path (without query); "/" for absolute-form without path
+  std::string_view query;      // after '?', without it
+  std::string_view authority;  // absolute-form only
+  TargetForm target_form = TargetForm::origin;
+  // Status line.
+  int status = 0;
+  std::string_view reason;
+
+  int version_minor = 1;  // HTTP/1.<minor>; 0 or 1
+  std::vector<HeaderField> fields;
+  std::size_t head_bytes = 0;  // bytes of the head including the final CRLF (and skipped leading CRLFs)
+
+  BodyFraming framing = BodyFraming::none;
+  std::uint64_t content_length = 0;
+  std::string_view host;     // the single Host value (requests)
+  std::string_view upgrade;  // Upgrade value when Connection lists "upgrade"
+  bool keep_alive = true;    // the sender wants the connection kept open
+  bool connection_upgrade = false;
+  bool expect_continue = false;
+  bool has_trailer_field = false;
+
+  // Back to a fresh head, keeping the field storage (and its capacity) for reuse.
+  void reset() noexcept {
+    std::vector<HeaderField> keep = std::move(fields);
+    keep.clear();
+    *this = MessageHead{};
+    fields = std::move(keep);
+  }
+  // Whether `name` is listed as a token in any Connection field (case-insensitive).
+  bool connection_lists(std::string_view name) const noexcept;
+  const HeaderField* find(FieldId id) const noexcept;
+};
+
+struct HeadLimits {
+  std::size_t max_head_bytes;
+  std::size_t max_fields;
+  std::size_t max_target_bytes;  // requests only
+};
+
+enum class ParseStatus : std::uint8_t { incomplete, complete, error };
+
+// One per connection side, reused for every message; reset() before each new head. The caller passes the
+// whole buffered prefix on every call; the parser resumes its scan for the end of the head where it
+// stopped, so a head trickled in byte by byte costs linear time.
+class HeadParser {
+ public:
+  void reset() noexcept { scanned_ = 0; line_start_ = 0; first_line_end_ = 0; leading_ = 0; }
+
+  ParseStatus parse_request(std::string_view buffer, const HeadLimits& limits, MessageHead& out,
+                            ProxyError& error) noexcept;
+  // `request_method` and `request_version_minor` decide framing (HEAD, 1xx/204/304 have no body).
+  ParseStatus parse_response(std::string_view buffer, const HeadLimits& limits, Method request_method,
+                             MessageHead& out, ProxyError& error) noexcept;
+
+ private:
+  // Finds the end of the head; Error on bare CR/LF, obs-fold or a too-long head or request line.
+  ParseStatus scan(std::string_view buffer, const HeadLimits& limits, bool is_request, ProxyError& error) noexcept;
+
+  std::size_t scanned_ = 0;
+  std::size_t line_start_ = 0;
+  std::size_t first_line_end_ = 0;  // 0 until the first line has ended
+  std::size_t leading_ = 0;         // leading empty lines skipped before a request line
+};
+
+// Field-level helpers shared with the chunked trailer parser and the header rewriter.
+bool is_token(std::string_view s) noexcept;
+bool is_valid_field_value(std::string_view s) noexcept;
+bool iequals(std::string_view a, std::string_view b) noexcept;
+// Calls fn(token) for every element of a comma-separated list, OWS trimmed, empty elements skipped.
+template <typename Fn>
+void for_each_list_token(std::string_view list, Fn&& fn) {
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    std::size_t comma = list.find(',', pos);
+    if (comma == std::string_view::npos) comma = list.size();
+    std::string_view item = list.substr(pos, comma - pos);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (!item.empty()) fn(item);
+    pos = comma + 1;
+  }
+}
+Method classify_method(std::string_view method) noexcept;
+
+}  // namespace apimeter

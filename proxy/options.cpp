@@ -1,0 +1,618 @@
+// The settings table and the value parsers behind it. Adding a setting is one row in kOptions.
+// Parsing only: never reads files or the environment, never compares one setting with another.
+#include "proxy/options.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <limits>
+#include <type_traits>
+#include <vector>
+
+namespace apimeter {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Longer timeouts than this are almost certainly typos, and they would overflow a steady_clock deadline.
+constexpr Duration kMaxDuration = std::chrono::duration_cast<Duration>(std::chrono::hours(24 * 365));
+
+bool is_digit(char c) noexcept {
+  return c >= '0' && c <= '9';
+}
+bool is_alpha(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+// Leading decimal digits of `text` into `out`; returns how many characters were read (0 = none), and
+// sets `overflow` instead of wrapping.
+std::size_t read_digits(std::string_view text, std::uint64_t& out, bool& overflow) noexcept {
+  out = 0;
+  overflow = false;
+  std::size_t i = 0;
+  for (; i < text.size() && is_digit(text[i]); ++i) {
+    if (__builtin_mul_overflow(out, 10u, &out) ||
+        __builtin_add_overflow(out, static_cast<std::uint64_t>(text[i] - '0'), &out)) {
+      overflow = true;
+    }
+  }
+  return i;
+}
+
+// Shared front of the number parsers: the messages for the spellings every kind rejects alike.
+bool read_number(std::string_view text, std::string_view example, std::string_view fraction_hint,
+                 std::uint64_t& value, std::size_t& used, std::string& error) {
+  if (text.empty()) {
+    error = "empty; expected " + std::string(example);
+    return false;
+  }
+  if (text.front() == '-') {
+    error = "must not be negative";
+    return false;
+  }
+  bool overflow = false;
+  used = read_digits(text, value, overflow);
+  if (used == 0) {
+    error = "expected " + std::string(example);
+    return false;
+  }
+  if (overflow) {
+    error = "too large";
+    return false;
+  }
+  if (used < text.size() && (text[used] == '.' || text[used] == ',')) {
+    error = "must be a whole number" + std::string(fraction_hint);
+    return false;
+  }
+  return true;
+}
+
+// (object.*First).*Rest... : the field a member-pointer path names, const if `object` is.
+template <auto First, auto... Rest>
+auto& field(auto& object) {
+  if constexpr (sizeof...(Rest) == 0) {
+    return object.*First;
+  } else {
+    return field<Rest...>(object.*First);
+  }
+}
+
+// The generic row behind every plain field: the kind picks the parser, the member path picks the field.
+template <ValueKind K, auto... Path>
+bool assign_field(Config& config, std::string_view text, std::string& error) {
+  auto& target = field<Path...>(config);
+  using T = std::remove_cvref_t<decltype(target)>;
+  if constexpr (K == ValueKind::duration) {
+    static_assert(std::is_same_v<T, Duration>);
+    Duration value{};
+    if (!parse_duration(text, value, error)) return false;
+    target = value;
+  } else if constexpr (K == ValueKind::size || K == ValueKind::count) {
+    static_assert(std::is_unsigned_v<T>);
+    std::uint64_t value = 0;
+    if (!(K == ValueKind::size ? parse_size(text, value, error) : parse_count(text, value, error)))
+      return false;
+    if (value > std::numeric_limits<T>::max()) {
+      error = "too large (at most " + std::to_string(std::numeric_limits<T>::max()) + ")";
+      return false;
+    }
+    target = static_cast<T>(value);
+  } else if constexpr (K == ValueKind::boolean) {
+    static_assert(std::is_same_v<T, bool>);
+    bool value = false;
+    if (!parse_bool(text, value, error)) return false;
+    target = value;
+  } else if constexpr (K == ValueKind::string) {
+    static_assert(std::is_same_v<T, std::string>);
+    target = std::string(text);
+  } else if constexpr (K == ValueKind::path) {
+    static_assert(std::is_same_v<T, std::string>);
+    if (text.empty()) {
+      error = "empty; expected a file name";
+      return false;
+    }
+    target = std::string(text);
+  } else if constexpr (K == ValueKind::bind_address) {
+    static_assert(std::is_same_v<T, HostPort>);
+    HostPort value;
+    if (!parse_host_port(text, /*allow_port_zero=*/true, value, error)) return false;
+    target = std::move(value);
+  } else if constexpr (K == ValueKind::endpoint_list) {
+    static_assert(std::is_same_v<T, std::vector<HostPort>>);
+    std::vector<HostPort> value;
+    if (!parse_host_port_list(text, value, error)) return false;
+    target = std::move(value);
+  } else {
+    static_assert(K == ValueKind::duration, "this kind needs its own assign function");
+  }
+  return true;
+}
+
+template <ValueKind K, auto... Path>
+std::string render_field(const Config& config) {
+  const auto& value = field<Path...>(config);
+  if constexpr (K == ValueKind::duration) {
+    return format_duration(value);
+  } else if constexpr (K == ValueKind::size) {
+    return format_size(value);
+  } else if constexpr (K == ValueKind::count) {
+    return std::to_string(value);
+  } else if constexpr (K == ValueKind::boolean) {
+    return value ? "true" : "false";
+  } else if constexpr (K == ValueKind::string || K == ValueKind::path) {
+    return value;
+  } else if constexpr (K == ValueKind::bind_address) {
+    return value.to_string();
+  } else {
+    std::string out;
+    for (const HostPort& endpoint : value) {
+      if (!out.empty()) out += ',';
+      out += endpoint.to_string();
+    }
+    return out;
+  }
+}
+
+template <ValueKind K, auto... Path>
+constexpr OptionRow row(std::string_view flag, std::string_view yaml_path, std::string_view help) {
+  return OptionRow{flag, yaml_path, K, help, &assign_field<K, Path...>, &render_field<K, Path...>};
+}
+
+bool assign_access_log(Config& config, std::string_view text, std::string& error) {
+  // Words people try for "off" or "stderr" would otherwise silently become file names in the cwd.
+  static constexpr std::array<std::string_view, 8> kNotPaths{"stderr", "none", "false", "true",
+                                                             "no",     "yes",  "on",    "disabled"};
+  if (text.empty()) {
+    error = "empty; use stdout, off or a file path";
+    return false;
+  }
+  if (text == "stdout") {
+    config.access_log = AccessLogMode::stdout_;
+    config.access_log_path.clear();
+  } else if (text == "off") {
+    config.access_log = AccessLogMode::off;
+    config.access_log_path.clear();
+  } else if (std::find(kNotPaths.begin(), kNotPaths.end(), text) != kNotPaths.end()) {
+    error = "use stdout, off or a file path (write ./" + std::string(text) + " for a file of that name)";
+    return false;
+  } else {
+    config.access_log = AccessLogMode::file;
+    config.access_log_path = std::string(text);
+  }
+  return true;
+}
+
+std::string render_access_log(const Config& config) {
+  switch (config.access_log) {
+    case AccessLogMode::stdout_:
+      return "stdout";
+    case AccessLogMode::off:
+      return "off";
+    case AccessLogMode::file:
+      return config.access_log_path;
+  }
+  return "stdout";
+}
+
+bool assign_unmatched_routes(Config& config, std::string_view text, std::string& error) {
+  if (text == "forward") {
+    config.unmatched_routes = UnmatchedRoutes::forward;
+  } else if (text == "reject") {
+    config.unmatched_routes = UnmatchedRoutes::reject;
+  } else {
+    error = "use forward or reject";
+    return false;
+  }
+  return true;
+}
+
+std::string render_unmatched_routes(const Config& config) {
+  return config.unmatched_routes == UnmatchedRoutes::reject ? "reject" : "forward";
+}
+
+using VK = ValueKind;
+
+// Defaults are not repeated here: --help and the example config render them from a default Config, whose
+// members are initialised from proxy/limits.hpp.
+constexpr OptionRow kOptions[] = {
+    row<VK::path, &Config::config_path>("config", "",
+                                        "YAML config file, read before the environment and the flags"),
+    row<VK::bind_address, &Config::listen>("listen", "listen",
+                                           "address clients connect to; port 0 picks a free port"),
+    row<VK::bind_address, &Config::admin>(
+        "admin", "admin", "address of /metrics, /healthz and /readyz; port 0 picks a free port"),
+    row<VK::endpoint_list, &Config::upstreams>(
+        "upstream", "upstreams", "the service to forward to; repeat the flag or comma-separate for several"),
+    row<VK::string, &Config::service>("service", "service",
+                                      "name of the measured API, the service of every metric"),
+    row<VK::count, &Config::workers>("workers", "workers",
+                                     "worker threads, one event loop each; 0 = one per CPU"),
+
+    row<VK::size, &Config::limits, &Limits::max_request_header_bytes>(
+        "max-request-header-bytes", "limits.max_request_header_bytes", "request line plus headers; 431"),
+    row<VK::count, &Config::limits, &Limits::max_request_headers>(
+        "max-request-headers", "limits.max_request_headers", "header fields in one request; 431"),
+    row<VK::size, &Config::limits, &Limits::max_uri_bytes>("max-uri-bytes", "limits.max_uri_bytes",
+                                                           "request-target length; 414"),
+    row<VK::size, &Config::limits, &Limits::max_request_body_bytes>(
+        "max-request-body-bytes", "limits.max_request_body_bytes", "request body; 0 = unlimited; 413"),
+    row<VK::size, &Config::limits, &Limits::max_response_header_bytes>(
+        "max-response-header-bytes", "limits.max_response_header_bytes",
+        "upstream status line plus headers; 502"),
+    row<VK::count, &Config::limits, &Limits::max_response_headers>(
+        "max-response-headers", "limits.max_response_headers", "header fields in one upstream response; 502"),
+    row<VK::count, &Config::limits, &Limits::max_client_connections>(
+        "max-client-connections", "limits.max_client_connections",
+        "open client connections in the whole process; 0 = unlimited"),
+
+    row<VK::duration, &Config::timeouts, &Timeouts::client_header>(
+        "client-header-timeout", "timeouts.client_header", "first byte of a request head to its end; 408"),
+    row<VK::duration, &Config::timeouts, &Timeouts::client_idle>(
+        "client-idle-timeout", "timeouts.client_idle", "keep-alive wait for the next request, then close"),
+    row<VK::duration, &Config::timeouts, &Timeouts::client_body>(
+        "client-body-timeout", "timeouts.client_body", "between two reads of a request body; 408"),
+    row<VK::duration, &Config::timeouts, &Timeouts::upstream_connect>(
+        "upstream-connect-timeout", "timeouts.upstream_connect", "TCP connect to the upstream; 503"),
+    row<VK::duration, &Config::timeouts, &Timeouts::upstream_response>(
+        "upstream-response-timeout", "timeouts.upstream_response",
+        "request sent to upstream response head (time to first byte); routes may override; 504"),
+    row<VK::duration, &Config::timeouts, &Timeouts::upstream_body>(
+        "upstream-body-timeout", "timeouts.upstream_body", "between two reads of an upstream response body"),
+    row<VK::duration, &Config::timeouts, &Timeouts::request>("request-timeout", "timeouts.request",
+                                                             "whole exchange; routes may override; 504"),
+    row<VK::duration, &Config::timeouts, &Timeouts::tunnel_idle>(
+        "tunnel-idle-timeout", "timeouts.tunnel_idle", "upgraded (WebSocket) connection with no traffic"),
+
+    row<VK::count, &Config::pool, &PoolSettings::max_idle>(
+        "pool-max-idle", "pool.max_idle",
+        "idle keep-alive upstream connections kept per worker and upstream"),
+    row<VK::duration, &Config::pool, &PoolSettings::idle_timeout>(
+        "pool-idle-timeout", "pool.idle_timeout", "a pooled upstream connection idle this long is closed"),
+
+    row<VK::duration, &Config::drain_delay>(
+        "drain-delay", "drain.delay", "on SIGTERM, /readyz says 503 this long while traffic is still served"),
+    row<VK::duration, &Config::drain_timeout>("drain-timeout", "drain.timeout",
+                                              "then in-flight requests get this long before they are cut"),
+
+    OptionRow{"access-log", "access_log", VK::access_log,
+              "stdout, off, or a file to append one line per request to", &assign_access_log,
+              &render_access_log},
+    row<VK::boolean, &Config::trust_forwarded_headers>(
+        "trust-forwarded-headers", "trust_forwarded_headers",
+        "keep the client's X-Forwarded-Proto/-Host (true) or replace them (false)"),
+    OptionRow{"unmatched-routes", "unmatched_routes", VK::unmatched_routes,
+              "a request no route matches: forward it (path label is templated) or reject it with 404",
+              &assign_unmatched_routes, &render_unmatched_routes},
+};
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> previous(b.size() + 1), current(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) previous[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    current[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const bool same = a[i - 1] == b[j - 1] || (a[i - 1] == '-' && b[j - 1] == '_') ||
+                        (a[i - 1] == '_' && b[j - 1] == '-');
+      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (same ? 0 : 1)});
+    }
+    std::swap(previous, current);
+  }
+  return previous[b.size()];
+}
+
+bool valid_host_name(std::string_view host) noexcept {
+  return std::all_of(host.begin(), host.end(),
+                     [](char c) { return is_alpha(c) || is_digit(c) || c == '.' || c == '-' || c == '_'; });
+}
+
+bool valid_ipv6_text(std::string_view host) noexcept {
+  // Address, then an optional %zone (interface name).
+  const std::size_t zone = host.find('%');
+  const std::string_view address = host.substr(0, zone);
+  if (address.find(':') == std::string_view::npos) return false;
+  const bool address_ok = std::all_of(address.begin(), address.end(), [](char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' || c == '.';
+  });
+  if (!address_ok) return false;
+  if (zone == std::string_view::npos) return true;
+  return zone + 1 < host.size() && valid_host_name(host.substr(zone + 1));
+}
+
+}  // namespace
+
+std::string OptionRow::env_name() const {
+  std::string name = "APIMETER_";
+  for (char c : flag) name += c == '-' ? '_' : static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+  return name;
+}
+
+std::span<const OptionRow> option_table() noexcept {
+  return kOptions;
+}
+
+const OptionRow* find_option_by_flag(std::string_view flag) noexcept {
+  for (const OptionRow& option : kOptions) {
+    if (option.flag == flag) return &option;
+  }
+  return nullptr;
+}
+
+const OptionRow* find_option_by_env(std::string_view env_name) noexcept {
+  constexpr std::string_view kPrefix = "APIMETER_";
+  if (!env_name.starts_with(kPrefix)) return nullptr;
+  env_name.remove_prefix(kPrefix.size());
+  for (const OptionRow& option : kOptions) {
+    if (option.flag.size() != env_name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < env_name.size() && same; ++i) {
+      const char c = option.flag[i];
+      const char upper = c == '-' ? '_' : static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+      same = upper == env_name[i];
+    }
+    if (same) return &option;
+  }
+  return nullptr;
+}
+
+const OptionRow* find_option_by_yaml(std::string_view yaml_path) noexcept {
+  if (yaml_path.empty()) return nullptr;
+  for (const OptionRow& option : kOptions) {
+    if (option.yaml_path == yaml_path) return &option;
+  }
+  return nullptr;
+}
+
+std::string_view value_placeholder(ValueKind kind) noexcept {
+  switch (kind) {
+    case ValueKind::duration:
+      return "DURATION";
+    case ValueKind::size:
+      return "SIZE";
+    case ValueKind::count:
+      return "COUNT";
+    case ValueKind::boolean:
+      return "BOOL";
+    case ValueKind::string:
+      return "TEXT";
+    case ValueKind::path:
+      return "FILE";
+    case ValueKind::bind_address:
+      return "HOST:PORT";
+    case ValueKind::endpoint_list:
+      return "HOST:PORT[,...]";
+    case ValueKind::access_log:
+      return "stdout|off|FILE";
+    case ValueKind::unmatched_routes:
+      return "forward|reject";
+  }
+  return "VALUE";
+}
+
+std::string_view value_description(ValueKind kind) noexcept {
+  switch (kind) {
+    case ValueKind::duration:
+      return "a duration like 10s, 250ms, 2m or 1h";
+    case ValueKind::size:
+      return "a size like 512, 16KiB or 1MiB";
+    case ValueKind::count:
+      return "a whole number";
+    case ValueKind::boolean:
+      return "true or false";
+    case ValueKind::string:
+      return "a string";
+    case ValueKind::path:
+      return "a file name";
+    case ValueKind::bind_address:
+      return "a host:port like 0.0.0.0:8080";
+    case ValueKind::endpoint_list:
+      return "a host:port like shop:3000, or a list of them";
+    case ValueKind::access_log:
+      return "stdout, off or a file path";
+    case ValueKind::unmatched_routes:
+      return "forward or reject";
+  }
+  return "a value";
+}
+
+bool parse_duration(std::string_view text, Duration& out, std::string& error) {
+  std::uint64_t value = 0;
+  std::size_t used = 0;
+  if (!read_number(text, "a duration like 10s or 250ms", " (write 1500ms, not 1.5s)", value, used, error))
+    return false;
+  const std::string_view unit = text.substr(used);
+  std::uint64_t unit_ms = 0;
+  if (unit.empty()) {
+    if (value != 0) {
+      error = "missing unit: use ms, s, m or h (only 0 may be written without one)";
+      return false;
+    }
+    unit_ms = 1;
+  } else if (unit == "ms") {
+    unit_ms = 1;
+  } else if (unit == "s") {
+    unit_ms = 1000;
+  } else if (unit == "m") {
+    unit_ms = 60 * 1000;
+  } else if (unit == "h") {
+    unit_ms = 60 * 60 * 1000;
+  } else {
+    error = "unknown unit \"" + std::string(unit) + "\": use ms, s, m or h";
+    return false;
+  }
+  std::uint64_t ms = 0;
+  if (__builtin_mul_overflow(value, unit_ms, &ms) || ms > static_cast<std::uint64_t>(kMaxDuration.count())) {
+    error = "longer than a year; use 0 to disable";
+    return false;
+  }
+  out = Duration(static_cast<Duration::rep>(ms));
+  return true;
+}
+
+bool parse_size(std::string_view text, std::uint64_t& out, std::string& error) {
+  std::uint64_t value = 0;
+  std::size_t used = 0;
+  if (!read_number(text, "a size like 512, 16KiB or 1MiB", " (write 1536KiB, not 1.5MiB)", value, used,
+                   error))
+    return false;
+  const std::string_view unit = text.substr(used);
+  std::uint64_t multiplier = 0;
+  if (unit.empty() || unit == "B") {
+    multiplier = 1;
+  } else if (unit == "KiB") {
+    multiplier = 1024;
+  } else if (unit == "MiB") {
+    multiplier = 1024 * 1024;
+  } else if (unit == "GiB") {
+    multiplier = 1024 * 1024 * 1024;
+  } else {
+    error = "unknown unit \"" + std::string(unit) + "\": use B, KiB, MiB or GiB, or bytes without a unit";
+    return false;
+  }
+  if (__builtin_mul_overflow(value, multiplier, &out)) {
+    error = "too large";
+    return false;
+  }
+  return true;
+}
+
+bool parse_count(std::string_view text, std::uint64_t& out, std::string& error) {
+  std::size_t used = 0;
+  if (!read_number(text, "a whole number", "", out, used, error)) return false;
+  if (used != text.size()) {
+    error = "expected a whole number";
+    return false;
+  }
+  return true;
+}
+
+bool parse_bool(std::string_view text, bool& out, std::string& error) {
+  if (text == "true") {
+    out = true;
+  } else if (text == "false") {
+    out = false;
+  } else {
+    error = "use true or false";
+    return false;
+  }
+  return true;
+}
+
+bool parse_host_port(std::string_view text, bool allow_port_zero, HostPort& out, std::string& error) {
+  if (text.empty()) {
+    error = "empty; expected host:port";
+    return false;
+  }
+  std::string_view host;
+  std::string_view port_text;
+  if (text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos) {
+      error = "missing ] after the IPv6 address";
+      return false;
+    }
+    host = text.substr(1, close - 1);
+    if (!valid_ipv6_text(host)) {
+      error = "invalid IPv6 address between [ and ]";
+      return false;
+    }
+    if (close + 1 >= text.size() || text[close + 1] != ':') {
+      error = "missing :PORT after ]";
+      return false;
+    }
+    port_text = text.substr(close + 2);
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      error = "missing :PORT";
+      return false;
+    }
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      error = "an IPv6 address needs brackets, e.g. [::1]:8080";
+      return false;
+    }
+    if (host.empty()) {
+      error = "missing host; write 0.0.0.0:PORT for every interface";
+      return false;
+    }
+    if (!valid_host_name(host)) {
+      error = "invalid host \"" + std::string(host) + "\"";
+      return false;
+    }
+  }
+  std::uint64_t port = 0;
+  bool overflow = false;
+  if (port_text.empty() || read_digits(port_text, port, overflow) != port_text.size()) {
+    error = "port must be a number";
+    return false;
+  }
+  if (overflow || port > 65535 || (port == 0 && !allow_port_zero)) {
+    error = allow_port_zero ? "port must be 0-65535" : "port must be 1-65535";
+    return false;
+  }
+  out.host = std::string(host);
+  out.port = static_cast<std::uint16_t>(port);
+  return true;
+}
+
+bool parse_host_port_list(std::string_view text, std::vector<HostPort>& out, std::string& error) {
+  std::vector<HostPort> result;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.empty()) {
+      error = "empty entry; expected host:port[,host:port...]";
+      return false;
+    }
+    HostPort endpoint;
+    std::string reason;
+    if (!parse_host_port(item, /*allow_port_zero=*/false, endpoint, reason)) {
+      // Name the entry only when there are several; a single one is already quoted by the caller.
+      const bool several = comma != std::string_view::npos || !result.empty();
+      error = several ? "\"" + std::string(item) + "\": " + reason : reason;
+      return false;
+    }
+    result.push_back(std::move(endpoint));
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  out = std::move(result);
+  return true;
+}
+
+std::string format_duration(Duration value) {
+  const auto ms = value.count();
+  if (ms == 0) return "0";
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+std::string format_size(std::uint64_t bytes) {
+  if (bytes == 0) return "0";
+  if (bytes % (1ull << 30) == 0) return std::to_string(bytes >> 30) + "GiB";
+  if (bytes % (1ull << 20) == 0) return std::to_string(bytes >> 20) + "MiB";
+  if (bytes % (1ull << 10) == 0) return std::to_string(bytes >> 10) + "KiB";
+  return std::to_string(bytes);
+}
+
+std::string_view closest_match(std::string_view word, std::span<const std::string_view> candidates) {
+  // A third of the word may be wrong, between one and three edits.
+  const std::size_t allowed = std::clamp<std::size_t>((word.size() + 2) / 3, 1, 3);
+  std::string_view best;
+  std::size_t best_distance = allowed + 1;
+  for (std::string_view candidate : candidates) {
+    const std::size_t distance = edit_distance(word, candidate);
+    if (distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+}  // namespace apimeter

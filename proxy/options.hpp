@@ -1,0 +1,70 @@
+// The one table of scalar settings: each row gives a setting's flag, environment variable, YAML key, help
+// line, value kind and the Config field it writes. Flags, env, YAML and --help are all driven from it.
+// It parses values and nothing else: no I/O, no cross-setting validation (that is config_loader's).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "proxy/config.hpp"
+
+namespace apimeter {
+
+// How a setting's text is spelled. Each kind has one parser below and one line in the --help legend.
+enum class ValueKind {
+  duration,          // "10s", "250ms", "2m", "1h"; "0" disables
+  size,              // bytes: "512", "512B", "16KiB", "1MiB", "1GiB"
+  count,             // unsigned decimal
+  boolean,           // "true" | "false"
+  string,            // any text, may be empty
+  path,              // a file name; not empty
+  bind_address,      // host:port to listen on; port 0 = any free port
+  endpoint_list,     // host:port[,host:port...]; port 1-65535; YAML also takes a list
+  access_log,        // "stdout" | "off" | a file path
+  unmatched_routes,  // "forward" | "reject"
+};
+
+struct OptionRow {
+  std::string_view flag;       // "client-header-timeout"; env is APIMETER_ + upper snake of it
+  std::string_view yaml_path;  // "timeouts.client_header"; empty = flag and environment only
+  ValueKind kind;
+  std::string_view help;  // one line: what it bounds and, for limits, the status when it trips
+  // Parses `text` and stores it into its field; on failure leaves `config` alone and says why in `error`.
+  bool (*assign)(Config& config, std::string_view text, std::string& error);
+  // The field's current value in the same spelling assign() accepts ("" for an empty list).
+  std::string (*render)(const Config& config);
+
+  std::string env_name() const;  // "APIMETER_CLIENT_HEADER_TIMEOUT"
+  bool is_list() const noexcept { return kind == ValueKind::endpoint_list; }
+};
+
+// Every setting, in --help order. The table is constant; callable from any thread.
+std::span<const OptionRow> option_table() noexcept;
+const OptionRow* find_option_by_flag(std::string_view flag) noexcept;       // "listen"
+const OptionRow* find_option_by_env(std::string_view env_name) noexcept;    // "APIMETER_LISTEN"
+const OptionRow* find_option_by_yaml(std::string_view yaml_path) noexcept;  // "timeouts.client_header"
+
+// "DURATION", "SIZE", ... for usage lines, and "a duration like 10s or 250ms" for messages.
+std::string_view value_placeholder(ValueKind kind) noexcept;
+std::string_view value_description(ValueKind kind) noexcept;
+
+// Value parsers shared by the table, the route loader and the healthcheck command. Each returns false and
+// a reason (without the offending text, which callers quote) when `text` is not a valid spelling.
+bool parse_duration(std::string_view text, Duration& out, std::string& error);
+bool parse_size(std::string_view text, std::uint64_t& out, std::string& error);
+bool parse_count(std::string_view text, std::uint64_t& out, std::string& error);
+bool parse_bool(std::string_view text, bool& out, std::string& error);
+bool parse_host_port(std::string_view text, bool allow_port_zero, HostPort& out, std::string& error);
+bool parse_host_port_list(std::string_view text, std::vector<HostPort>& out, std::string& error);
+
+// Inverse of the parsers, in the largest unit that is exact: 600000ms -> "10m", 16384 -> "16KiB".
+std::string format_duration(Duration value);
+std::string format_size(std::uint64_t bytes);
+
+// The candidate closest to `word` by edit distance when it is close enough to be a likely typo, else "".
+std::string_view closest_match(std::string_view word, std::span<const std::string_view> candidates);
+
+}  // namespace apimeter

@@ -1,0 +1,212 @@
+// Startup order matters: every listener is bound before any thread starts, so a bind error exits cleanly
+// with code 2 and nothing half-running; "listening" is logged only once all of them accept.
+#include "proxy/server.hpp"
+
+#include <csignal>
+#include <thread>
+
+#include "proxy/event_log.hpp"
+
+namespace apimeter {
+namespace {
+
+constexpr auto kDrainPoll = std::chrono::milliseconds(50);
+
+tcp::endpoint resolve_listen(const HostPort& hp, ErrorCode& ec) {
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  auto results = resolver.resolve(hp.host, std::to_string(hp.port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty()) return {};
+  return results.begin()->endpoint();
+}
+
+std::string endpoint_text(const tcp::endpoint& e) {
+  std::string host = e.address().to_string();
+  if (e.address().is_v6()) host = "[" + host + "]";
+  return host + ":" + std::to_string(e.port());
+}
+
+unsigned worker_count(const Config& config) {
+  if (config.workers > 0) return config.workers;
+  unsigned n = std::thread::hardware_concurrency();
+  return n > 0 ? n : 1;
+}
+
+}  // namespace
+
+Server::Server(CommandLine command_line, Config config)
+    : command_line_(std::move(command_line)),
+      initial_config_(std::move(config)),
+      signals_(control_),
+      drain_timer_(control_),
+      admin_(control_) {}
+
+Server::~Server() { stop_workers(); }
+
+int Server::run() {
+  if (!start()) return 2;
+  control_.run();
+  stop_workers();
+  admin_.stop();
+  if (access_log_) access_log_->stop();
+  log_event("info", "stopped");
+  return 0;
+}
+
+bool Server::start() {
+  std::vector<Diagnostic> problems;
+  snapshot_ = build_snapshot(initial_config_, generation_, problems);
+  if (!snapshot_) {
+    for (const auto& p : problems) log_event("error", format_diagnostic(p));
+    return false;
+  }
+  const Config& config = snapshot_->config;
+  const unsigned workers = worker_count(config);
+
+  access_log_ = std::make_unique<AccessLog>(workers);
+  try {
+    access_log_->configure(config.access_log, config.access_log_path, config.service);
+  } catch (const std::exception& e) {
+    log_event("error", e.what());
+    return false;
+  }
+
+  ErrorCode ec;
+  tcp::endpoint listen = resolve_listen(config.listen, ec);
+  if (ec) {
+    log_event("error", "cannot resolve listen address " + config.listen.to_string() + ": " + ec.message());
+    return false;
+  }
+  for (unsigned i = 0; i < workers; ++i) {
+    workers_.push_back(std::make_unique<Worker>(i, workers, snapshot_, access_log_->writer(i)));
+    // The first bind settles port 0; the others share that port through SO_REUSEPORT.
+    tcp::endpoint bound = workers_.back()->listen(listen, ec);
+    if (ec) {
+      log_event("error", "cannot listen on " + endpoint_text(listen) + ": " + ec.message());
+      return false;
+    }
+    listen = bound;
+  }
+  tcp::endpoint admin = resolve_listen(config.admin, ec);
+  if (!ec) admin = admin_.listen(admin, ec);
+  if (ec) {
+    log_event("error", "cannot listen on admin address " + config.admin.to_string() + ": " + ec.message());
+    return false;
+  }
+
+  admin_.handle("/healthz", [](const AdminRequest&) { return AdminResponse{200, "text/plain; charset=utf-8", "ok\n", {}}; });
+  admin_.handle("/readyz", [this](const AdminRequest&) {
+    if (ready_.load(std::memory_order_relaxed)) return AdminResponse{200, "text/plain; charset=utf-8", "ready\n", {}};
+    return AdminResponse{503, "text/plain; charset=utf-8", "draining\n", {}};
+  });
+
+  // Signals first: a SIGTERM that arrives while threads start must drain, not kill.
+  signals_.add(SIGTERM);
+  signals_.add(SIGINT);
+  signals_.add(SIGHUP);
+  wait_for_signal();
+  access_log_->start();
+  for (auto& worker : workers_) worker->start();
+  admin_.start();
+  ready_ = true;
+
+  std::string upstreams;
+  for (const auto& e : snapshot_->endpoints) upstreams += (upstreams.empty() ? "" : ",") + e.name;
+  log_event("info", "listening",
+            {{"apimeter.listen", endpoint_text(listen)},
+             {"apimeter.admin", endpoint_text(admin)},
+             {"apimeter.workers", std::to_string(workers)},
+             {"apimeter.upstreams", upstreams},
+             {"service.name", config.service},
+             {"service.version", APIMETER_VERSION}});
+  return true;
+}
+
+void Server::wait_for_signal() {
+  signals_.async_wait([this](const ErrorCode& ec, int signal_number) {
+    if (ec) return;
+    on_signal(signal_number);
+    wait_for_signal();
+  });
+}
+
+void Server::on_signal(int signal_number) {
+  if (signal_number == SIGHUP) return reload();
+  if (draining_) {
+    // A second SIGTERM/SIGINT: the operator wants out now.
+    log_event("warn", "second stop signal: stopping without waiting");
+    signals_.cancel();
+    drain_timer_.cancel();
+    control_.stop();
+    return;
+  }
+  begin_drain();
+}
+
+void Server::reload() {
+  if (command_line_.config_path.empty()) {
+    log_event("warn", "SIGHUP ignored: no --config file to reload");
+    return;
+  }
+  LoadResult loaded = load_effective_config(command_line_);
+  std::vector<Diagnostic> problems = loaded.problems;
+  SnapshotPtr next;
+  if (problems.empty()) next = build_snapshot(loaded.config, generation_ + 1, problems);
+  if (!next) {
+    ++reloads_failed_;
+    for (const auto& p : problems) log_event("error", format_diagnostic(p));
+    log_event("error", "reload rejected; the previous configuration stays in force",
+              {{"apimeter.config", command_line_.config_path}});
+    return;
+  }
+  const Config& before = snapshot_->config;
+  const Config& after = next->config;
+  if (before.listen.to_string() != after.listen.to_string() || before.admin.to_string() != after.admin.to_string() ||
+      before.workers != after.workers || before.access_log != after.access_log ||
+      before.access_log_path != after.access_log_path)
+    log_event("warn", "listen, admin, workers and access_log changes take effect after a restart");
+  ++generation_;
+  snapshot_ = next;
+  for (auto& worker : workers_) worker->post_snapshot(snapshot_);
+  ++reloads_ok_;
+  log_event("info", "configuration reloaded",
+            {{"apimeter.config", command_line_.config_path}, {"apimeter.generation", std::to_string(generation_)}});
+}
+
+void Server::begin_drain() {
+  draining_ = true;
+  ready_ = false;
+  const Config& config = snapshot_->config;
+  log_event("info", "draining", {{"apimeter.drain_delay_ms", std::to_string(config.drain_delay.count())},
+                                 {"apimeter.drain_timeout_ms", std::to_string(config.drain_timeout.count())}});
+  for (auto& worker : workers_) worker->post_begin_drain();
+  drain_timer_.expires_after(config.drain_delay);
+  drain_timer_.async_wait([this](const ErrorCode& ec) {
+    if (ec) return;
+    admin_.stop();
+    for (auto& worker : workers_) worker->post_stop_accepting();
+    poll_drain(std::chrono::steady_clock::now() + snapshot_->config.drain_timeout);
+  });
+}
+
+void Server::poll_drain(std::chrono::steady_clock::time_point deadline) {
+  std::size_t open = 0;
+  for (const auto& worker : workers_) open += worker->open_connections();
+  if (open == 0 || std::chrono::steady_clock::now() >= deadline) {
+    if (open != 0) log_event("warn", "drain timeout: closing connections still open", {{"apimeter.connections", std::to_string(open)}});
+    signals_.cancel();
+    control_.stop();
+    return;
+  }
+  drain_timer_.expires_after(kDrainPoll);
+  drain_timer_.async_wait([this, deadline](const ErrorCode& ec) {
+    if (!ec) poll_drain(deadline);
+  });
+}
+
+void Server::stop_workers() {
+  for (auto& worker : workers_) worker->post_stop();
+  for (auto& worker : workers_) worker->join();
+}
+
+}  // namespace apimeter

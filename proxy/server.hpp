@@ -1,0 +1,58 @@
+// The process: N workers, the admin listener and signal handling on one control thread, the access log
+// flusher. Owns startup (bind, announce), SIGHUP reload (validate, resolve, swap snapshots) and the
+// SIGTERM/SIGINT drain. It never touches a connection: workers get snapshots and commands by post().
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "proxy/access_log.hpp"
+#include "proxy/admin_server.hpp"
+#include "proxy/asio_types.hpp"
+#include "proxy/cli.hpp"
+#include "proxy/snapshot.hpp"
+#include "proxy/worker.hpp"
+
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+namespace apimeter {
+
+class Server {
+ public:
+  Server(CommandLine command_line, Config config);
+  ~Server();
+  // Binds, serves until drained after SIGTERM/SIGINT, and returns the exit code (0 after a clean drain,
+  // 2 when startup failed).
+  int run();
+
+  // Admin listener, so other modules (metrics, tracing) can add endpoints before run().
+  AdminServer& admin() noexcept { return admin_; }
+
+ private:
+  bool start();
+  void wait_for_signal();
+  void on_signal(int signal_number);
+  void reload();
+  void begin_drain();
+  void poll_drain(std::chrono::steady_clock::time_point deadline);
+  void stop_workers();
+
+  CommandLine command_line_;
+  Config initial_config_;
+  SnapshotPtr snapshot_;
+  std::uint64_t generation_ = 1;
+  asio::io_context control_;
+  asio::signal_set signals_;
+  asio::steady_timer drain_timer_;
+  AdminServer admin_;
+  std::unique_ptr<AccessLog> access_log_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::atomic<bool> ready_{false};
+  bool draining_ = false;
+  std::uint64_t reloads_ok_ = 0;
+  std::uint64_t reloads_failed_ = 0;
+};
+
+}  // namespace apimeter

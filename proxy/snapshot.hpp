@@ -1,0 +1,39 @@
+// The immutable runtime snapshot compiled from a validated Config: routes, resolved upstream endpoints and
+// parser limits. Workers hold it by shared_ptr<const>; a reload builds a new one and swaps it in.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/asio_types.hpp"
+#include "proxy/config.hpp"
+#include "proxy/http_head_parser.hpp"
+#include "proxy/router.hpp"
+
+namespace apimeter {
+
+struct UpstreamEndpoint {
+  tcp::endpoint address;
+  std::string name;  // "127.0.0.1:3000", for logs
+};
+
+struct Snapshot {
+  explicit Snapshot(Config c) : config(std::move(c)), router(config) {}
+  Config config;
+  Router router;
+  std::vector<UpstreamEndpoint> endpoints;
+  HeadLimits request_limits{};
+  HeadLimits response_limits{};
+  std::size_t io_buffer_bytes = 0;
+  std::uint64_t generation = 0;
+};
+
+using SnapshotPtr = std::shared_ptr<const Snapshot>;
+
+// Resolves every upstream (blocking DNS, so call it off the workers) and derives limits. Returns nullptr
+// and fills `problems` when an upstream does not resolve.
+SnapshotPtr build_snapshot(Config config, std::uint64_t generation, std::vector<Diagnostic>& problems);
+
+}  // namespace apimeter

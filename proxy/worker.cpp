@@ -1,0 +1,158 @@
+// Worker thread: accept loop with a per-worker connection cap, a one-second tick for pool upkeep, and the
+// cross-thread entry points (snapshot swap, drain, stop) that arrive as posted handlers.
+#include "proxy/worker.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <sys/socket.h>
+
+#include "proxy/downstream_connection.hpp"
+#include "proxy/router.hpp"
+
+namespace apimeter {
+namespace {
+
+using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+constexpr auto kTick = std::chrono::seconds(1);
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+
+std::size_t worker_share(std::size_t total, unsigned workers) {
+  if (total == 0) return 0;
+  return (total + workers - 1) / workers;
+}
+
+}  // namespace
+
+Worker::Worker(unsigned index, unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log)
+    : index_(index),
+      worker_count_(worker_count),
+      io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
+      snapshot_(std::move(snapshot)),
+      log_(log),
+      buffers_(snapshot_->io_buffer_bytes, 256),
+      upstreams_(snapshot_->config.pool),
+      acceptor_(io_.get_executor()),
+      accepting_(io_.get_executor()),
+      tick_(io_.get_executor()) {
+  max_connections_ = worker_share(snapshot_->config.limits.max_client_connections, worker_count_);
+}
+
+Worker::~Worker() {
+  join();
+  // Close what the thread left; pending handlers are destroyed with io_ (declared first, destroyed last).
+  connections_.clear();
+  upstreams_.close_all();
+}
+
+tcp::endpoint Worker::listen(const tcp::endpoint& address, ErrorCode& ec) {
+  acceptor_.open(address.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.set_option(ReusePort(true), ec);
+  if (!ec) acceptor_.bind(address, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return {};
+  return acceptor_.local_endpoint(ec);
+}
+
+void Worker::start() {
+  do_accept();
+  do_tick();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::post_snapshot(SnapshotPtr snapshot) {
+  asio::post(io_, [this, snapshot = std::move(snapshot)]() mutable { apply_snapshot(std::move(snapshot)); });
+}
+
+void Worker::post_begin_drain() {
+  asio::post(io_, [this] { draining_ = true; });
+}
+
+void Worker::post_stop_accepting() {
+  asio::post(io_, [this] {
+    draining_ = true;
+    stopping_ = true;
+    ErrorCode ignored;
+    acceptor_.close(ignored);
+    // stop_if_idle may unlink the connection from the list: advance before calling it.
+    for (auto it = connections_.begin(); it != connections_.end();) (it++)->stop_if_idle();
+    upstreams_.close_all();
+  });
+}
+
+void Worker::post_stop() {
+  asio::post(io_, [this] {
+    stopping_ = true;
+    ErrorCode ignored;
+    acceptor_.close(ignored);
+    tick_.cancel();
+    for (auto it = connections_.begin(); it != connections_.end();) (it++)->force_close();
+    upstreams_.close_all();
+    io_.stop();
+  });
+}
+
+void Worker::do_accept() {
+  acceptor_.async_accept(accepting_, [this](const ErrorCode& ec) { on_accept(ec); });
+}
+
+void Worker::on_accept(const ErrorCode& ec) {
+  if (stopping_ || ec == asio::error::operation_aborted) return;
+  if (ec) {
+    // Out of descriptors or a transient error: back off briefly instead of spinning on accept.
+    tick_.expires_after(kAcceptRetry);
+    tick_.async_wait([this](const ErrorCode& e) {
+      if (!e && !stopping_) do_accept();
+      do_tick();
+    });
+    return;
+  }
+  auto connection = std::make_shared<DownstreamConnection>(*this, std::move(accepting_));
+  accepting_ = Socket(io_.get_executor());
+  connections_.push_back(*connection);
+  bump(open_connections_, +1);
+  connection->start();
+  if (max_connections_ != 0 && open_connections() >= max_connections_) {
+    accept_paused_ = true;  // resumed by connection_closed()
+    return;
+  }
+  do_accept();
+}
+
+void Worker::connection_closed(DownstreamConnection& connection) noexcept {
+  if (connection.is_linked()) connection.unlink();
+  bump(open_connections_, -1);
+  if (accept_paused_ && !stopping_ && (max_connections_ == 0 || open_connections() < max_connections_)) {
+    accept_paused_ = false;
+    do_accept();
+  }
+}
+
+void Worker::do_tick() {
+  tick_.expires_after(kTick);
+  tick_.async_wait([this](const ErrorCode& ec) {
+    if (ec || stopping_) return;
+    upstreams_.sweep(std::chrono::steady_clock::now());
+    do_tick();
+  });
+}
+
+void Worker::apply_snapshot(SnapshotPtr snapshot) {
+  snapshot_ = std::move(snapshot);
+  buffers_.set_buffer_bytes(snapshot_->io_buffer_bytes);
+  upstreams_.set_settings(snapshot_->config.pool);
+  // Endpoints may have changed; busy upstream connections finish their exchange, idle ones go.
+  upstreams_.close_all();
+  max_connections_ = worker_share(snapshot_->config.limits.max_client_connections, worker_count_);
+  log_.set_service(snapshot_->config.service);
+}
+
+void Worker::complete(const RequestRecord& record) noexcept {
+  log_.write(record, record.route ? std::string_view(record.route->label) : std::string_view());
+}
+
+}  // namespace apimeter

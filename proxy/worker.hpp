@@ -1,0 +1,92 @@
+// One worker: a thread running one single-threaded io_context with its own SO_REUSEPORT acceptor, upstream
+// pool, buffer pool and connection list. Everything here runs on the worker's thread except the post_*
+// functions and the relaxed counters, which other threads may call and read.
+#pragma once
+
+#include <atomic>
+#include <boost/intrusive/list.hpp>
+#include <cstdint>
+#include <memory>
+#include <thread>
+
+#include "proxy/access_log.hpp"
+#include "proxy/asio_types.hpp"
+#include "proxy/buffer_pool.hpp"
+#include "proxy/request_record.hpp"
+#include "proxy/snapshot.hpp"
+#include "proxy/upstream_pool.hpp"
+
+namespace apimeter {
+
+class DownstreamConnection;
+using ConnectionHook = boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+
+class Worker {
+ public:
+  Worker(unsigned index, unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Opens the listener (main thread, before start). Returns the bound endpoint.
+  tcp::endpoint listen(const tcp::endpoint& address, ErrorCode& ec);
+  void start();  // spawns the thread
+  void join();
+
+  // Thread-safe: hand work to the worker's thread.
+  void post_snapshot(SnapshotPtr snapshot);
+  void post_begin_drain();     // from now on every response closes its connection
+  void post_stop_accepting();  // close the listener and idle connections
+  void post_stop();            // close everything and end the thread
+
+  // Relaxed reads for the control thread.
+  std::size_t open_connections() const noexcept { return open_connections_.load(std::memory_order_relaxed); }
+  std::size_t active_requests() const noexcept { return active_requests_.load(std::memory_order_relaxed); }
+
+  // Worker-thread API for connections.
+  asio::io_context& io() noexcept { return io_; }
+  const SnapshotPtr& snapshot() const noexcept { return snapshot_; }
+  BufferPool& buffers() noexcept { return buffers_; }
+  UpstreamPool& upstreams() noexcept { return upstreams_; }
+  bool draining() const noexcept { return draining_; }
+  // Start of the next request's walk over the upstream endpoints (round robin per worker).
+  std::size_t next_round_robin() noexcept { return round_robin_++; }
+  void request_started() noexcept { bump(active_requests_, +1); }
+  void request_finished() noexcept { bump(active_requests_, -1); }
+  // The one place an exchange is accounted for: access log now, metrics and spans later.
+  void complete(const RequestRecord& record) noexcept;
+  void connection_closed(DownstreamConnection& connection) noexcept;
+
+ private:
+  void do_accept();
+  void on_accept(const ErrorCode& ec);
+  void do_tick();
+  void apply_snapshot(SnapshotPtr snapshot);
+  static void bump(std::atomic<std::size_t>& counter, int delta) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  }
+
+  unsigned index_;
+  unsigned worker_count_;
+  asio::io_context io_;
+  SnapshotPtr snapshot_;
+  AccessLogWriter& log_;
+  BufferPool buffers_;
+  UpstreamPool upstreams_;
+  Acceptor acceptor_;
+  Socket accepting_;
+  Timer tick_;
+  std::size_t round_robin_ = 0;
+  std::size_t max_connections_ = 0;  // this worker's share of limits.max_client_connections
+  bool accept_paused_ = false;
+  bool draining_ = false;
+  bool stopping_ = false;
+  boost::intrusive::list<DownstreamConnection, boost::intrusive::base_hook<ConnectionHook>,
+                         boost::intrusive::constant_time_size<false>>
+      connections_;
+  std::atomic<std::size_t> open_connections_{0};
+  std::atomic<std::size_t> active_requests_{0};
+  std::thread thread_;
+};
+
+}  // namespace apimeter

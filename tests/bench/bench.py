@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Side-by-side proxy benchmark: direct to the upstream, apimeter, nginx and HAProxy, in the same run, on
+the same cores, alternating A B C D per round so drift hits every target alike.
+
+wrk (keep-alive) runs pinned to one core; the proxy under test and the demo upstream share the other.
+Reported per target: requests/s and p50/p99 latency (median over rounds), proxy CPU microseconds per
+request (utime+stime from /proc over the measured runs), RSS idle and with 1,000 idle keep-alive client
+connections open. Loopback only; every phase is bounded in time.
+"""
+import argparse
+import os
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total
+
+
+def rss_kib(pids):
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total
+
+
+def children(pid):
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+    except OSError:
+        return []
+
+
+class Target:
+    def __init__(self, name, port, proc, measured_pids):
+        self.name, self.port, self.proc, self.measured_pids = name, port, proc, measured_pids
+        self.runs = []
+        self.cpu_ticks = 0
+        self.requests = 0
+        self.rss_idle = self.rss_1000 = None
+
+
+def pinned(core, argv):
+    return ["taskset", "-c", str(core)] + argv
+
+
+def start_upstream(args, core):
+    proc = subprocess.Popen(pinned(core, [args.upstream_bin, "--listen", "127.0.0.1:0", "--threads", "1"]),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline()
+    m = re.search(r"listening 127\.0\.0\.1:(\d+)", line)
+    if not m:
+        raise RuntimeError(f"demo upstream did not start: {line!r}")
+    return proc, int(m.group(1))
+
+
+def start_apimeter(args, core, upstream_port, extra):
+    port = free_port()
+    argv = [args.apimeter_bin, "--listen", f"127.0.0.1:{port}", "--admin", "127.0.0.1:0",
+            "--upstream", f"127.0.0.1:{upstream_port}", "--workers", "1", "--access-log", "off",
+            "--drain-delay", "0"] + extra
+    proc = subprocess.Popen(pinned(core, argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return proc, port
+
+
+def start_nginx(workdir, core, upstream_port):
+    port = free_port()
+    conf = os.path.join(workdir, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1;
+worker_cpu_affinity auto;
+daemon off;
+pid {workdir}/nginx.pid;
+error_log {workdir}/nginx-error.log warn;
+worker_rlimit_nofile 8192;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {workdir}/body;
+  proxy_temp_path {workdir}/proxy;
+  fastcgi_temp_path {workdir}/fastcgi;
+  uwsgi_temp_path {workdir}/uwsgi;
+  scgi_temp_path {workdir}/scgi;
+  keepalive_requests 1000000;
+  upstream backend {{ server 127.0.0.1:{upstream_port}; keepalive 64; keepalive_requests 1000000; }}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }}
+  }}
+}}
+""")
+    proc = subprocess.Popen(pinned(core, ["nginx", "-p", workdir, "-c", conf]),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return proc, port
+
+
+def start_haproxy(workdir, core, upstream_port):
+    port = free_port()
+    conf = os.path.join(workdir, "haproxy.cfg")
+    with open(conf, "w") as f:
+        f.write(f"""global
+  nbthread 1
+  maxconn 10000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  timeout http-keep-alive 60s
+  option http-keep-alive
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:{port}
+  default_backend be
+backend be
+  server s1 127.0.0.1:{upstream_port}
+""")
+    proc = subprocess.Popen(pinned(core, ["haproxy", "-f", conf, "-db"]),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port)
+    return proc, port
+
+
+def parse_ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def run_wrk(args, port):
+    argv = pinned(args.client_core, ["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency",
+                                     f"http://127.0.0.1:{port}/"])
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=args.seconds + 30).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    p50 = parse_ms(re.search(r"50%\s+(\S+)", out).group(1))
+    p99 = parse_ms(re.search(r"99%\s+(\S+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
+    if errors:
+        print(f"  warning: {errors.group(0)}", file=sys.stderr)
+    return {"rps": rps, "requests": total, "p50": p50, "p99": p99}
+
+
+def open_idle_connections(port, count, timeout=30.0):
+    """Opens `count` keep-alive connections, each completes one GET, then all stay open and idle."""
+    conns = []
+    request = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+    deadline = time.monotonic() + timeout
+    for _ in range(count):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(request)
+        conns.append(s)
+    for s in conns:
+        data = b""
+        while b"\r\n\r\n" not in data or not data.endswith(b"ok\n"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("idle connection setup timed out")
+            chunk = s.recv(4096)
+            if not chunk:
+                raise RuntimeError("connection closed during idle setup")
+            data += chunk
+    return conns
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
+    parser.add_argument("--seconds", type=int, default=10, help="length of one wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of A B C D; medians are reported")
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--idle-connections", type=int, default=1000)
+    parser.add_argument("--client-core", type=int, default=0)
+    parser.add_argument("--server-core", type=int, default=1)
+    parser.add_argument("--output", default=None, help="also write the markdown table here")
+    args = parser.parse_args()
+    args.apimeter_bin = os.path.join(args.build, "proxy", "apimeter")
+    args.upstream_bin = os.path.join(args.build, "tests", "support", "demo_upstream")
+
+    workdir = tempfile.mkdtemp(prefix="apimeter-bench-")
+    procs = []
+    try:
+        upstream, upstream_port = start_upstream(args, args.server_core)
+        procs.append(upstream)
+        targets = [Target("direct (upstream only)", upstream_port, upstream, [upstream.pid])]
+        p, port = start_apimeter(args, args.server_core, upstream_port, [])
+        procs.append(p)
+        targets.append(Target("apimeter", port, p, [p.pid]))
+        p, port = start_nginx(workdir, args.server_core, upstream_port)
+        procs.append(p)
+        time.sleep(0.3)
+        targets.append(Target("nginx", port, p, children(p.pid) or [p.pid]))
+        p, port = start_haproxy(workdir, args.server_core, upstream_port)
+        procs.append(p)
+        targets.append(Target("HAProxy", port, p, [p.pid]))
+
+        # Warm every path (pools, caches) before measuring.
+        for t in targets:
+            subprocess.run(pinned(args.client_core, ["wrk", "-t1", f"-c{args.connections}", "-d1s",
+                                                     f"http://127.0.0.1:{t.port}/"]), capture_output=True)
+        for r in range(args.rounds):
+            for t in targets:
+                before = cpu_ticks(t.measured_pids)
+                result = run_wrk(args, t.port)
+                t.cpu_ticks += cpu_ticks(t.measured_pids) - before
+                t.requests += result["requests"]
+                t.runs.append(result)
+                print(f"round {r + 1} {t.name:24} {result['rps']:>10.0f} req/s  p50 {result['p50']:.3f} ms"
+                      f"  p99 {result['p99']:.3f} ms", flush=True)
+
+        for t in targets[1:]:
+            time.sleep(0.5)
+            t.rss_idle = rss_kib(t.measured_pids)
+            conns = open_idle_connections(t.port, args.idle_connections)
+            time.sleep(0.5)
+            t.rss_1000 = rss_kib(t.measured_pids)
+            for s in conns:
+                s.close()
+
+        lines = [
+            f"wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds (medians), wrk on core "
+            f"{args.client_core}, proxy + demo upstream on core {args.server_core}; one worker each.",
+            "",
+            "| target | requests/s | p50 ms | p99 ms | proxy CPU µs/request | RSS idle MiB | RSS with "
+            f"{args.idle_connections} idle conns MiB | RSS per idle conn KiB |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for t in targets:
+            rps = statistics.median(x["rps"] for x in t.runs)
+            p50 = statistics.median(x["p50"] for x in t.runs)
+            p99 = statistics.median(x["p99"] for x in t.runs)
+            cpu_us = t.cpu_ticks / CLK_TCK * 1e6 / max(t.requests, 1)
+            if t.rss_idle is None:
+                lines.append(f"| {t.name} | {rps:.0f} | {p50:.3f} | {p99:.3f} | (upstream {cpu_us:.1f}) | | | |")
+            else:
+                per_conn = (t.rss_1000 - t.rss_idle) / args.idle_connections
+                lines.append(f"| {t.name} | {rps:.0f} | {p50:.3f} | {p99:.3f} | {cpu_us:.1f} | "
+                             f"{t.rss_idle / 1024:.1f} | {t.rss_1000 / 1024:.1f} | {per_conn:.1f} |")
+        table = "\n".join(lines)
+        print()
+        print(table)
+        if args.output:
+            with open(args.output, "w") as f:
+                f.write(table + "\n")
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+        for p in reversed(procs):
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,491 @@
+// Loading YAML and validating configs: every kind of diagnostic with its position, the route checks
+// (including "can never match"), and the example files in conf/.
+#include "proxy/config_loader.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "proxy/options.hpp"
+
+#ifndef APIMETER_SOURCE_DIR
+#error "tests/unit/CMakeLists.txt defines APIMETER_SOURCE_DIR"
+#endif
+
+namespace apimeter {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+constexpr const char* kValidBase = "upstreams: [127.0.0.1:3000]\n";
+
+LoadResult load(const std::string& yaml) {
+  return load_config_text(yaml, "test.yaml");
+}
+
+// Loads and validates, as startup does, and returns every problem formatted.
+std::vector<std::string> problems_of(const std::string& yaml) {
+  LoadResult result = load(yaml);
+  if (result.parsed) {
+    for (Diagnostic& d : validate_config(result.config, result.origins))
+      result.problems.push_back(std::move(d));
+  }
+  std::vector<std::string> out;
+  for (const Diagnostic& d : result.problems) out.push_back(format_diagnostic(d));
+  return out;
+}
+
+std::string only_problem(const std::string& yaml) {
+  const std::vector<std::string> all = problems_of(yaml);
+  EXPECT_EQ(all.size(), 1u) << ::testing::PrintToString(all);
+  return all.empty() ? "" : all.front();
+}
+
+TEST(ConfigLoader, LoadsEveryKindOfSetting) {
+  const LoadResult result = load(R"(
+service: shop
+listen: "[::]:8081"
+admin: 127.0.0.1:0
+upstreams: [a:1, b:2]
+workers: 3
+limits:
+  max_request_header_bytes: 32KiB
+  max_request_body_bytes: 1MiB
+timeouts:
+  client_header: 5s
+  request: 0
+pool:
+  max_idle: 8
+drain:
+  delay: 250ms
+access_log: /tmp/access.log
+trust_forwarded_headers: true
+unmatched_routes: reject
+routes:
+  - name: order
+    template: /api/orders/{id}
+    methods: [GET, PUT]
+    request_timeout: 30s
+    upstream_response_timeout: 10s
+)");
+  ASSERT_TRUE(result.ok()) << format_diagnostic(result.problems.front());
+  const Config& c = result.config;
+  EXPECT_EQ(c.service, "shop");
+  EXPECT_EQ(c.listen.to_string(), "[::]:8081");
+  EXPECT_EQ(c.admin.port, 0);
+  ASSERT_EQ(c.upstreams.size(), 2u);
+  EXPECT_EQ(c.upstreams[1].to_string(), "b:2");
+  EXPECT_EQ(c.workers, 3u);
+  EXPECT_EQ(c.limits.max_request_header_bytes, 32u * 1024);
+  EXPECT_EQ(c.limits.max_request_body_bytes, 1u << 20);
+  EXPECT_EQ(c.limits.max_uri_bytes, defaults::kMaxUriBytes);
+  EXPECT_EQ(c.timeouts.client_header, 5s);
+  EXPECT_EQ(c.timeouts.request, 0s);
+  EXPECT_EQ(c.pool.max_idle, 8u);
+  EXPECT_EQ(c.drain_delay, 250ms);
+  EXPECT_EQ(c.drain_timeout, defaults::kDrainTimeout);
+  EXPECT_EQ(c.access_log, AccessLogMode::file);
+  EXPECT_EQ(c.access_log_path, "/tmp/access.log");
+  EXPECT_TRUE(c.trust_forwarded_headers);
+  EXPECT_EQ(c.unmatched_routes, UnmatchedRoutes::reject);
+  ASSERT_EQ(c.routes.size(), 1u);
+  const RouteConfig& r = c.routes[0];
+  EXPECT_EQ(r.name, "order");
+  EXPECT_EQ(r.match, RouteMatch::path_template);
+  EXPECT_EQ(r.pattern, "/api/orders/{id}");
+  EXPECT_THAT(r.methods, ::testing::ElementsAre("GET", "PUT"));
+  EXPECT_EQ(r.request_timeout, 30s);
+  EXPECT_EQ(r.upstream_response_timeout, 10s);
+  EXPECT_EQ(r.where.file, "test.yaml");
+  EXPECT_EQ(r.where.line, 21);
+  EXPECT_EQ(r.where.column, 5);
+  EXPECT_TRUE(validate_config(c, result.origins).empty());
+}
+
+TEST(ConfigLoader, UpstreamsMayBeASingleString) {
+  const LoadResult result = load("upstreams: shop:3000\n");
+  ASSERT_TRUE(result.ok());
+  ASSERT_EQ(result.config.upstreams.size(), 1u);
+  EXPECT_EQ(result.config.upstreams[0].host, "shop");
+}
+
+TEST(ConfigLoader, EmptyDocumentIsAllDefaults) {
+  const LoadResult result = load("# nothing here\n");
+  EXPECT_TRUE(result.ok());
+  EXPECT_EQ(result.config.listen.to_string(), "0.0.0.0:8080");
+  EXPECT_TRUE(result.config.routes.empty());
+}
+
+TEST(ConfigLoader, UnknownKeyIsReportedWithLineAndColumn) {
+  EXPECT_EQ(only_problem(std::string(kValidBase) + "listn: 0.0.0.0:8080\n"),
+            "test.yaml:2:1: unknown key \"listn\"; did you mean \"listen\"?");
+  EXPECT_EQ(only_problem(std::string(kValidBase) + "timeouts:\n  client_headr: 5s\n"),
+            "test.yaml:3:3: unknown key \"client_headr\" in timeouts; did you mean \"client_header\"?");
+}
+
+TEST(ConfigLoader, UnknownKeyThatExistsElsewhereSuggestsItsFullPath) {
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "client_header: 5s\n"),
+              HasSubstr("did you mean \"timeouts.client_header\"?"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "max-uri-bytes: 4KiB\n"),
+              HasSubstr("did you mean \"limits.max_uri_bytes\"?"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "bogus: 1\n"),
+              ::testing::EndsWith("unknown key \"bogus\""));
+}
+
+TEST(ConfigLoader, BadValuesNameTheKeyTheTextAndTheReason) {
+  EXPECT_EQ(only_problem(std::string(kValidBase) + "timeouts:\n  request: 10\n"),
+            "test.yaml:3:12: timeouts.request: invalid value \"10\": missing unit: use ms, s, m or h (only 0 "
+            "may be written without one)");
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "limits:\n  max_uri_bytes: 4k\n"),
+              HasSubstr("test.yaml:3:18: limits.max_uri_bytes: invalid value \"4k\": unknown unit"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "workers: -2\n"),
+              HasSubstr("2:10: workers: invalid value"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "trust_forwarded_headers: yes\n"),
+              HasSubstr("use true or false"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "listen: 8080\n"), HasSubstr("missing :PORT"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "admin: localhost:70000\n"), HasSubstr("port must be"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "access_log: stderr\n"), HasSubstr("use stdout, off"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "unmatched_routes: drop\n"),
+              HasSubstr("forward or reject"));
+}
+
+TEST(ConfigLoader, EveryProblemIsReportedNotJustTheFirst) {
+  const std::vector<std::string> all = problems_of(R"(upstreams: [a:1]
+listn: x
+timeouts:
+  request: soon
+  client_idle: 5
+limits:
+  max_uri_bytes: lots
+routes:
+  - name: a
+    exact: nope
+  - name: b
+    prefix: /b/
+)");
+  ASSERT_EQ(all.size(), 5u) << ::testing::PrintToString(all);
+  EXPECT_THAT(all[0], HasSubstr(":2:1:"));
+  EXPECT_THAT(all[1], HasSubstr(":4:12:"));
+  EXPECT_THAT(all[2], HasSubstr(":5:16:"));
+  EXPECT_THAT(all[3], HasSubstr(":7:18:"));
+  EXPECT_THAT(all[4], HasSubstr(":10:12: route \"a\": invalid exact \"nope\": must start with /"));
+}
+
+TEST(ConfigLoader, WrongTypesAreReported) {
+  EXPECT_EQ(only_problem(std::string(kValidBase) + "listen: {host: x}\n"),
+            "test.yaml:2:9: listen must be a host:port like 0.0.0.0:8080; got a map");
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "timeouts: 10s\n"),
+              HasSubstr("2:11: timeouts must be a map of client_header, client_idle"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "service: [a, b]\n"), HasSubstr("got a list"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "workers:\n"),
+              HasSubstr("workers must be a whole number; got nothing"));
+  EXPECT_THAT(only_problem("upstreams: [[a:1]]\n"), HasSubstr("1:13: upstreams: each item must be"));
+  EXPECT_THAT(only_problem("upstreams: []\n"), HasSubstr("empty list"));
+  EXPECT_THAT(only_problem("- a\n- b\n"), HasSubstr("1:1: the top level must be a map"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "routes: /api\n"), HasSubstr("routes must be a list"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "routes:\n  - /api\n"),
+              HasSubstr("route #1 must be a map"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "? [a]\n: b\n"), HasSubstr("keys must be plain names"));
+}
+
+TEST(ConfigLoader, BadItemInUpstreamListIsPointedAtExactly) {
+  const std::vector<std::string> all = problems_of("upstreams:\n  - a:1\n  - b\n  - c:0\n");
+  ASSERT_EQ(all.size(), 2u) << ::testing::PrintToString(all);
+  EXPECT_EQ(all[0], "test.yaml:3:5: upstreams: invalid value \"b\": missing :PORT");
+  EXPECT_EQ(all[1], "test.yaml:4:5: upstreams: invalid value \"c:0\": port must be 1-65535");
+}
+
+TEST(ConfigLoader, DuplicateKeyIsReported) {
+  EXPECT_EQ(only_problem(std::string(kValidBase) + "workers: 1\nworkers: 2\n"),
+            "test.yaml:3:1: duplicate key \"workers\" (first at line 2)");
+}
+
+TEST(ConfigLoader, SyntaxErrorHasYamlCppPosition) {
+  const LoadResult result = load("upstreams: [a:1\nworkers: 2\n");
+  EXPECT_FALSE(result.parsed);
+  ASSERT_EQ(result.problems.size(), 1u);
+  EXPECT_EQ(result.problems[0].where.line, 2);
+  EXPECT_GT(result.problems[0].where.column, 0);
+  EXPECT_THAT(result.problems[0].message, HasSubstr("YAML syntax error"));
+  const LoadResult tabs = load("limits:\n\tmax_uri_bytes: 1\n");
+  EXPECT_FALSE(tabs.ok());
+}
+
+TEST(ConfigLoader, SecondDocumentIsReported) {
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "---\nworkers: 2\n"),
+              HasSubstr("only one YAML document"));
+}
+
+TEST(ConfigLoader, UnreadableFileIsOneProblem) {
+  const LoadResult missing = load_config_file("/nonexistent/apimeter.yaml");
+  EXPECT_FALSE(missing.parsed);
+  ASSERT_EQ(missing.problems.size(), 1u);
+  EXPECT_EQ(format_diagnostic(missing.problems[0]),
+            "/nonexistent/apimeter.yaml: cannot read: No such file or directory");
+  const LoadResult directory = load_config_file(APIMETER_SOURCE_DIR "/conf");
+  ASSERT_EQ(directory.problems.size(), 1u);
+  EXPECT_THAT(directory.problems[0].message, HasSubstr("is a directory"));
+}
+
+TEST(ConfigLoader, FileLoadRemembersItsPath) {
+  const std::string path = ::testing::TempDir() + "/apimeter_loader_test.yaml";
+  std::ofstream(path) << "upstreams: a:1\nworkers: nine\n";
+  const LoadResult result = load_config_file(path);
+  EXPECT_EQ(result.config.config_path, path);
+  ASSERT_EQ(result.problems.size(), 1u);
+  EXPECT_EQ(result.problems[0].where.file, path);
+  EXPECT_EQ(result.problems[0].where.line, 2);
+}
+
+TEST(ConfigLoader, RouteNeedsExactlyOneOfTemplateExactPrefix) {
+  EXPECT_EQ(only_problem(std::string(kValidBase) + "routes:\n  - name: a\n    methods: [GET]\n"),
+            "test.yaml:3:5: route \"a\" needs one of template, exact or prefix");
+  EXPECT_EQ(only_problem(std::string(kValidBase) + "routes:\n  - name: a\n    exact: /a\n    prefix: /a\n"),
+            "test.yaml:5:5: route \"a\" has both exact and prefix; use exactly one");
+}
+
+TEST(ConfigLoader, RouteNameIsRequiredAndRestricted) {
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "routes:\n  - exact: /a\n"),
+              HasSubstr("3:5: route #1 has no name"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "routes:\n  - name: a b\n    exact: /a\n"),
+              HasSubstr("3:11: route name \"a b\" may only contain"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "routes:\n  - name: \"\"\n    exact: /a\n"),
+              HasSubstr("route name is empty"));
+}
+
+TEST(ConfigLoader, RouteMethodsMustBeUpperCaseTokensListedOnce) {
+  EXPECT_THAT(
+      only_problem(std::string(kValidBase) + "routes:\n  - name: a\n    exact: /a\n    methods: [get]\n"),
+      HasSubstr("5:15: route \"a\": method \"get\" must be upper case"));
+  EXPECT_THAT(
+      only_problem(std::string(kValidBase) + "routes:\n  - name: a\n    exact: /a\n    methods: [\"G T\"]\n"),
+      HasSubstr("not an HTTP token"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) +
+                           "routes:\n  - name: a\n    exact: /a\n    methods: [GET, GET]\n"),
+              HasSubstr("method GET is listed twice"));
+  EXPECT_THAT(
+      only_problem(std::string(kValidBase) + "routes:\n  - name: a\n    exact: /a\n    methods: []\n"),
+      HasSubstr("omit methods for all"));
+  const LoadResult single =
+      load(std::string(kValidBase) + "routes:\n  - name: a\n    exact: /a\n    methods: POST\n");
+  ASSERT_TRUE(single.ok());
+  EXPECT_THAT(single.config.routes[0].methods, ::testing::ElementsAre("POST"));
+}
+
+TEST(ConfigLoader, RouteUnknownKeyListsTheKnownOnes) {
+  EXPECT_THAT(
+      only_problem(std::string(kValidBase) + "routes:\n  - name: a\n    exact: /a\n    timeout: 5s\n"),
+      HasSubstr("5:5: route \"a\": unknown key \"timeout\"; a route has name, template"));
+  EXPECT_THAT(
+      only_problem(std::string(kValidBase) + "routes:\n  - name: a\n    exact: /a\n    methds: [GET]\n"),
+      HasSubstr("did you mean \"methods\"?"));
+}
+
+TEST(ConfigLoader, RouteTimeoutsAreDurations) {
+  EXPECT_THAT(
+      only_problem(std::string(kValidBase) + "routes:\n  - name: a\n    exact: /a\n    request_timeout: 5\n"),
+      HasSubstr("5:22: route \"a\": request_timeout: invalid value \"5\": missing unit"));
+}
+
+TEST(ConfigLoader, InvalidTemplateIsReportedAtItsValue) {
+  EXPECT_EQ(
+      only_problem(std::string(kValidBase) + "routes:\n  - name: a\n    template: /a/{id}.json\n"),
+      "test.yaml:4:15: route \"a\": invalid template \"/a/{id}.json\": a variable must be a whole segment, "
+      "like /{id}/, not \"{id}.json\"");
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "routes:\n  - name: a\n    prefix: static/\n"),
+              HasSubstr("invalid prefix \"static/\": must start with /"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "routes:\n  - name: a\n    exact: /a/{b}\n"),
+              HasSubstr("invalid exact"));
+}
+
+TEST(ConfigLoader, DuplicateRouteNameIsReported) {
+  EXPECT_THAT(problems_of(std::string(kValidBase) +
+                          "routes:\n  - name: a\n    exact: /a\n  - name: a\n    exact: /b\n"),
+              ::testing::ElementsAre("test.yaml:5:5: duplicate route name \"a\", first used (line 3)"));
+}
+
+// Shadowing: `earlier` and `later` are YAML route bodies; the later one must be reported or not.
+std::vector<std::string> shadow_problems(const std::string& earlier, const std::string& later) {
+  return problems_of(std::string(kValidBase) + "routes:\n  - name: first\n    " + earlier +
+                     "\n  - name: second\n    " + later + "\n");
+}
+
+constexpr const char* kShadowed =
+    "test.yaml:5:5: route \"second\" can never match: route \"first\" (line 3) matches every request it "
+    "would";
+
+TEST(ConfigLoader, TemplateShadowedByEarlierPrefixCanNeverMatch) {
+  EXPECT_THAT(shadow_problems("prefix: /api/", "template: /api/orders/{id}"),
+              ::testing::ElementsAre(kShadowed));
+  EXPECT_THAT(shadow_problems("prefix: /api", "template: /api/{x}"), ::testing::ElementsAre(kShadowed));
+  EXPECT_THAT(shadow_problems("prefix: /", "template: /{x}"), ::testing::ElementsAre(kShadowed));
+  EXPECT_THAT(shadow_problems("prefix: /api/orders/", "template: /api/{x}/1"), ::testing::IsEmpty());
+  // "/a/" as a template also matches "/a", which the prefix "/a/" does not.
+  EXPECT_THAT(shadow_problems("prefix: /a/", "template: /a/"), ::testing::IsEmpty());
+}
+
+TEST(ConfigLoader, ExactOrPrefixShadowedByEarlierPrefixCanNeverMatch) {
+  EXPECT_THAT(shadow_problems("prefix: /static/", "exact: /static/app.js"),
+              ::testing::ElementsAre(kShadowed));
+  EXPECT_THAT(shadow_problems("prefix: /static/", "prefix: /static/img/"), ::testing::ElementsAre(kShadowed));
+  EXPECT_THAT(shadow_problems("prefix: /static/img/", "prefix: /static/"), ::testing::IsEmpty());
+  EXPECT_THAT(shadow_problems("prefix: /static/", "exact: /static"), ::testing::IsEmpty());
+}
+
+TEST(ConfigLoader, EqualExactPathsCanNeverMatch) {
+  EXPECT_THAT(shadow_problems("exact: /a", "exact: /a"), ::testing::ElementsAre(kShadowed));
+  EXPECT_THAT(shadow_problems("exact: /a", "exact: /a/"), ::testing::IsEmpty());
+  EXPECT_THAT(shadow_problems("exact: /a", "template: /a"), ::testing::IsEmpty());
+}
+
+TEST(ConfigLoader, ExactPathShadowedByEarlierTemplateCanNeverMatch) {
+  EXPECT_THAT(shadow_problems("template: /api/orders/{id}", "exact: /api/orders/latest"),
+              ::testing::ElementsAre(kShadowed));
+  EXPECT_THAT(shadow_problems("template: /u/{x}/", "exact: /u/1"), ::testing::ElementsAre(kShadowed));
+  EXPECT_THAT(shadow_problems("template: /api/orders/{id}", "exact: /api/orders"), ::testing::IsEmpty());
+}
+
+TEST(ConfigLoader, TemplatesOfTheSameShapeCanNeverMatch) {
+  EXPECT_THAT(shadow_problems("template: /api/orders/{id}", "template: /api/orders/{order_id}"),
+              ::testing::ElementsAre(kShadowed));
+  EXPECT_THAT(shadow_problems("template: /{a}/{b}", "template: /api/{id}"),
+              ::testing::ElementsAre(kShadowed));
+  EXPECT_THAT(shadow_problems("template: /api/{id}", "template: /{a}/{b}"), ::testing::IsEmpty());
+  EXPECT_THAT(shadow_problems("template: /api/{id}", "template: /api/{id}/"), ::testing::IsEmpty());
+}
+
+TEST(ConfigLoader, ShadowingNeedsTheEarlierMethodsToIncludeTheLater) {
+  const auto shadowed =
+      ::testing::ElementsAre(HasSubstr("route \"second\" can never match: route \"first\""));
+  EXPECT_THAT(shadow_problems("exact: /a\n    methods: [GET, POST]", "exact: /a\n    methods: [POST]"),
+              shadowed);
+  EXPECT_THAT(shadow_problems("exact: /a", "exact: /a\n    methods: [POST]"), shadowed);
+  EXPECT_THAT(shadow_problems("exact: /a\n    methods: [GET]", "exact: /a\n    methods: [POST]"),
+              ::testing::IsEmpty());
+  EXPECT_THAT(shadow_problems("exact: /a\n    methods: [GET]", "exact: /a"), ::testing::IsEmpty());
+}
+
+TEST(ConfigLoader, ConfigWithNoUpstreamIsReported) {
+  const std::vector<std::string> all = problems_of("workers: 1\n");
+  EXPECT_THAT(
+      all, ::testing::ElementsAre(
+               "test.yaml: no upstream: set upstreams in the config file, --upstream or APIMETER_UPSTREAM"));
+  // An upstream that was given but is invalid is reported once, not again as "no upstream".
+  EXPECT_EQ(problems_of("upstreams: nope\n").size(), 1u);
+}
+
+TEST(ConfigLoader, ContradictingLimitsAreReported) {
+  EXPECT_EQ(
+      only_problem(std::string(kValidBase) +
+                   "limits:\n  max_uri_bytes: 32KiB\n  max_request_header_bytes: 16KiB\n"),
+      "test.yaml:3:18: limits contradict: max_uri_bytes (32KiB) is larger than max_request_header_bytes "
+      "(16KiB), which includes the request line");
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "limits:\n  max_request_headers: 0\n"),
+              HasSubstr("3:24: limits.max_request_headers is 0"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "limits:\n  max_response_header_bytes: 0\n"),
+              HasSubstr("is 0"));
+}
+
+TEST(ConfigLoader, ListenAndAdminOnTheSamePortAreReported) {
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "listen: 0.0.0.0:9000\nadmin: 127.0.0.1:9000\n"),
+              HasSubstr("3:8: listen and admin both bind 127.0.0.1:9000"));
+  EXPECT_TRUE(problems_of(std::string(kValidBase) + "listen: 0.0.0.0:0\nadmin: 0.0.0.0:0\n").empty());
+  EXPECT_TRUE(
+      problems_of(std::string(kValidBase) + "listen: 10.0.0.1:9000\nadmin: 127.0.0.1:9000\n").empty());
+}
+
+TEST(ConfigLoader, UpstreamThatIsOurOwnListenerIsReported) {
+  EXPECT_THAT(only_problem("upstreams: [127.0.0.1:8080]\n"),
+              HasSubstr("upstream 127.0.0.1:8080 is this proxy's own listen address 0.0.0.0:8080"));
+  EXPECT_TRUE(problems_of("upstreams: [127.0.0.1:8081]\n").empty());
+}
+
+TEST(ConfigLoader, RejectingUnmatchedWithNoRoutesIsReported) {
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "unmatched_routes: reject\n"),
+              HasSubstr("2:19: unmatched_routes is reject but there are no routes"));
+}
+
+TEST(ConfigLoader, EmptyServiceIsReported) {
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "service: \"\"\n"),
+              HasSubstr("service must not be empty"));
+}
+
+TEST(ConfigValidate, ChecksRoutesBuiltInCode) {
+  Config config;
+  config.upstreams.push_back(HostPort{"a", 1});
+  RouteConfig bad;
+  bad.name = "bad";
+  bad.match = RouteMatch::path_template;
+  bad.pattern = "/a/{id";
+  bad.methods = {"get"};
+  config.routes.push_back(bad);
+  RouteConfig nameless;
+  nameless.pattern = "/b";
+  config.routes.push_back(nameless);
+  std::vector<std::string> all;
+  for (const Diagnostic& d : validate_config(config)) all.push_back(format_diagnostic(d));
+  EXPECT_THAT(all, ::testing::ElementsAre(HasSubstr("route \"bad\": invalid template"),
+                                          HasSubstr("route \"bad\": method \"get\" must be upper case"),
+                                          HasSubstr("route #2: route name is empty")));
+}
+
+TEST(ConfigValidate, ShadowMessageOmitsLineWhenUnknown) {
+  Config config;
+  config.upstreams.push_back(HostPort{"a", 1});
+  config.routes.resize(2);
+  config.routes[0].name = "x";
+  config.routes[0].pattern = "/";
+  config.routes[1].name = "y";
+  config.routes[1].pattern = "/z";
+  const std::vector<Diagnostic> problems = validate_config(config);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(format_diagnostic(problems[0]),
+            "route \"y\" can never match: route \"x\" matches every request it would");
+}
+
+TEST(ConfigDiagnostic, OmitsWhatIsUnknown) {
+  EXPECT_EQ(format_diagnostic({{"a.yaml", 3, 7}, "m"}), "a.yaml:3:7: m");
+  EXPECT_EQ(format_diagnostic({{"a.yaml", 3, 0}, "m"}), "a.yaml:3: m");
+  EXPECT_EQ(format_diagnostic({{"--listen", 0, 0}, "m"}), "--listen: m");
+  EXPECT_EQ(format_diagnostic({{"", 0, 0}, "m"}), "m");
+}
+
+TEST(ConfigExamples, ShopExampleIsValid) {
+  const LoadResult result = load_config_file(APIMETER_SOURCE_DIR "/conf/apimeter.yaml");
+  ASSERT_TRUE(result.ok()) << format_diagnostic(result.problems.front());
+  const std::vector<Diagnostic> problems = validate_config(result.config, result.origins);
+  EXPECT_TRUE(problems.empty()) << format_diagnostic(problems.front());
+  EXPECT_EQ(result.config.service, "shop");
+  EXPECT_EQ(result.config.upstreams.at(0).to_string(), "127.0.0.1:3000");
+  std::vector<std::string> names;
+  for (const RouteConfig& r : result.config.routes) names.push_back(r.name);
+  EXPECT_THAT(names,
+              ::testing::ElementsAre("products", "product", "order", "orders", "cart", "search", "static"));
+}
+
+TEST(ConfigExamples, ShopExampleShowsEverySettingWithItsDefault) {
+  const LoadResult result = load_config_file(APIMETER_SOURCE_DIR "/conf/apimeter.yaml");
+  ASSERT_TRUE(result.ok());
+  // Settings the example sets on purpose; every other one must show the built-in default.
+  const std::vector<std::string_view> chosen = {"service", "admin", "upstream"};
+  const Config defaults_config;
+  for (const OptionRow& option : option_table()) {
+    if (option.yaml_path.empty()) continue;
+    EXPECT_TRUE(result.origins.by_flag.contains(std::string(option.flag)))
+        << option.yaml_path << " not shown";
+    if (std::find(chosen.begin(), chosen.end(), option.flag) != chosen.end()) continue;
+    EXPECT_EQ(option.render(result.config), option.render(defaults_config)) << option.yaml_path;
+  }
+}
+
+TEST(ConfigExamples, MinimalExampleIsValid) {
+  const LoadResult result = load_config_file(APIMETER_SOURCE_DIR "/conf/apimeter-minimal.yaml");
+  ASSERT_TRUE(result.ok()) << format_diagnostic(result.problems.front());
+  EXPECT_TRUE(validate_config(result.config, result.origins).empty());
+  EXPECT_EQ(result.config.upstreams.size(), 1u);
+}
+
+}  // namespace
+}  // namespace apimeter
