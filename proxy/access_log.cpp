@@ -12,7 +12,6 @@
 
 #include "proxy/header_rewriter.hpp"
 #include "proxy/json_escape.hpp"
-#include "proxy/proxy_error.hpp"
 
 namespace apimeter {
 namespace {
@@ -74,7 +73,7 @@ std::size_t AccessLogWriter::drain_into(std::string& out) {
   return n;
 }
 
-void AccessLogWriter::write(const RequestRecord& r, std::string_view route_label) noexcept {
+void AccessLogWriter::write(const RequestRecord& r) noexcept {
   if (!enabled_.load(std::memory_order_relaxed)) return;
   HeadWriter out(line_, sizeof line_);
 
@@ -103,7 +102,7 @@ void AccessLogWriter::write(const RequestRecord& r, std::string_view route_label
   out.append("\",\"url.path\":\"");
   append_json_escaped(out, r.path, kMaxLoggedPath);
   out.append("\",\"http.route\":\"");
-  append_json_escaped(out, route_label);
+  append_json_escaped(out, r.route_label);
   out.append("\",\"http.response.status_code\":");
   out.append_uint(static_cast<std::uint64_t>(r.status));
   out.append(",\"network.protocol.version\":\"");
@@ -129,9 +128,9 @@ void AccessLogWriter::write(const RequestRecord& r, std::string_view route_label
   out.append(",\"user_agent.original\":\"");
   append_json_escaped(out, r.user_agent, kMaxLoggedUserAgent);
   out.append("\"");
-  if (r.error != ProxyError::none) {
+  if (!r.error_type.empty()) {
     out.append(",\"error.type\":\"");
-    out.append(error_info(r.error).type);
+    out.append(r.error_type);
     out.append("\"");
   }
   out.append("}\n");

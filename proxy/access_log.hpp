@@ -13,11 +13,9 @@
 #include <vector>
 
 #include "proxy/config.hpp"
-#include "proxy/request_record.hpp"
+#include "common/request_record.hpp"
 
 namespace apimeter {
-
-struct Route;
 
 // One worker's side of the log. write() runs on that worker's thread only.
 class AccessLogWriter {
@@ -25,7 +23,7 @@ class AccessLogWriter {
   explicit AccessLogWriter(std::size_t ring_bytes);
   void set_enabled(bool enabled) noexcept { enabled_.store(enabled, std::memory_order_relaxed); }
   void set_service(std::string_view service) noexcept;  // worker thread, on snapshot change
-  void write(const RequestRecord& record, std::string_view route_label) noexcept;
+  void write(const RequestRecord& record) noexcept;
   std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
   // Flusher side: copies out what is committed; returns bytes appended to `out`.
   std::size_t drain_into(std::string& out);

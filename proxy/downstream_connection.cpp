@@ -170,7 +170,10 @@ void DownstreamConnection::on_request_head() {
   clear_deadline(DeadlineKind::client);
   const Config& config = snapshot_->config;
   route_ = snapshot_->router.match(request_.method, request_.path);
-  record_.route = route_;
+  if (route_) {
+    record_.route_index = static_cast<std::int32_t>(route_->index);
+    record_.route_label = route_->label;
+  }
   keep_alive_ = request_.keep_alive;
   upgrade_requested_ = request_.connection_upgrade && !request_.upgrade.empty();
 
@@ -644,7 +647,7 @@ void DownstreamConnection::finish_tunnel() {
 
 void DownstreamConnection::fail(ProxyError error) {
   if (phase_ == Phase::closed || phase_ == Phase::lingering) return;
-  if (record_.error == ProxyError::none) record_.error = error;
+  if (record_.error_type.empty()) record_.error_type = error_info(error).type;
   release_upstream(false);
   const ErrorInfo& info = error_info(error);
   if (response_started_ || info.status == 0 || !in_request_) {
@@ -826,7 +829,7 @@ void DownstreamConnection::on_deadline(DeadlineKind kind) {
         case Phase::exchange:
           // A request body stalled, or a local reply is not being read.
           if (response_done_ || response_started_) {
-            if (record_.error == ProxyError::none) record_.error = ProxyError::client_body_timeout;
+            if (record_.error_type.empty()) record_.error_type = error_info(ProxyError::client_body_timeout).type;
             complete();
             return close();
           }

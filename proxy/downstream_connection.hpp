@@ -12,7 +12,7 @@
 #include "proxy/chunked_decoder.hpp"
 #include "proxy/header_rewriter.hpp"
 #include "proxy/http_head_parser.hpp"
-#include "proxy/request_record.hpp"
+#include "common/request_record.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "proxy/worker.hpp"

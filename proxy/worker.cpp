@@ -152,7 +152,7 @@ void Worker::apply_snapshot(SnapshotPtr snapshot) {
 }
 
 void Worker::complete(const RequestRecord& record) noexcept {
-  log_.write(record, record.route ? std::string_view(record.route->label) : std::string_view());
+  log_.write(record);
 }
 
 }  // namespace apimeter

@@ -12,7 +12,7 @@
 #include "proxy/access_log.hpp"
 #include "proxy/asio_types.hpp"
 #include "proxy/buffer_pool.hpp"
-#include "proxy/request_record.hpp"
+#include "common/request_record.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/upstream_pool.hpp"
 

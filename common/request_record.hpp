@@ -1,16 +1,13 @@
-// The request record: one plain struct per exchange, filled once along the life of a request and read by
-// the single "complete" step (access log now; metrics and tracing later). It owns no I/O and no heap.
+// The request record: one plain struct per exchange, filled once along the life of a request by proxy/
+// and read by the single "complete" step (access log, metrics, tracing). It is the only bridge between
+// proxy/ and metrics/ or tracing/, so it depends on nothing of theirs. It owns no I/O and no heap.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <string_view>
 
-#include "proxy/proxy_error.hpp"
-
 namespace apimeter {
-
-struct Route;
 
 using Clock = std::chrono::steady_clock;
 
@@ -40,9 +37,11 @@ struct RequestRecord {
   std::uint16_t client_port = 0;
   std::string_view upstream_address;  // "host:port" of the endpoint used, empty if none
   int version_minor = 1;
-  const Route* route = nullptr;  // nullptr: no configured route matched
-  int status = 0;                // status sent to the client; 0 if none was sent
-  ProxyError error = ProxyError::none;
+  std::int32_t route_index = -1;  // configured route in config order; -1 when none matched
+  std::string_view route_label;   // its http_route label ("/api/orders/{id}"); empty when none matched
+  std::string_view user;          // user identity from the configured source; empty when none
+  int status = 0;                 // status sent to the client; 0 if none was sent
+  std::string_view error_type;    // error_type label when the proxy failed the exchange; empty otherwise
   bool upstream_reused = false;  // a pooled connection served it
   bool upstream_retried = false; // a stale pooled connection was replaced once
 
