@@ -142,7 +142,7 @@ def start_haproxy(workdir, core, upstream_port):
     with open(conf, "w") as f:
         f.write(f"""global
   nbthread 1
-  maxconn 10000
+  maxconn 4096
 defaults
   mode http
   timeout connect 5s

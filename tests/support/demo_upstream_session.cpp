@@ -552,10 +552,7 @@ void Session::start_echo() {
     keep_alive_ = false;
   } else {
     framing_ = Framing::content_length;
-    // The parser has validated the field (one value, digits only); without one the body is empty. (Read
-    // from the field rather than parser_->content_length(), which trips a GCC 12 -Wmaybe-uninitialized
-    // false positive in boost::optional under the sanitizer builds.)
-    head.content_length(parse_uint(req[http::field::content_length]).value_or(0));
+    head.content_length(parser_->content_length().value_or(0));  // no Content-Length: an empty body
   }
   head.keep_alive(keep_alive_);
   do_write_head();
