@@ -1,31 +1,46 @@
-// Idle upstream connections, LIFO per endpoint, with a closed-by-peer probe and an idle-timeout sweep.
+// Idle upstream connections, LIFO per endpoint. Liveness is checked by a non-blocking MSG_PEEK: on take()
+// for connections idle long enough that the upstream may have closed them, and in the sweep.
 #include "proxy/upstream_pool.hpp"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 
 namespace apimeter {
 namespace {
+
+// A connection reused sooner than this is not peeked: a hot connection costs no syscall, and the rare
+// upstream that closes within this window is covered by the one retry of idempotent requests.
+constexpr auto kPeekOnTakeAfter = std::chrono::milliseconds(100);
+// The sweep peeks connections idle this long, so closed ones release their descriptors promptly.
+constexpr auto kPeekOnSweepAfter = std::chrono::seconds(1);
 
 void close_quietly(UpstreamConnection& connection) noexcept {
   ErrorCode ignored;
   connection.socket.close(ignored);
 }
 
+// True when the peer closed, reset, or sent unsolicited bytes: the connection cannot carry a request.
+bool peer_spoke(UpstreamConnection& connection) noexcept {
+  char byte;
+  ssize_t n = ::recv(connection.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
 }  // namespace
 
 UpstreamConnectionPtr UpstreamPool::take(const tcp::endpoint& endpoint) noexcept {
-  auto now = std::chrono::steady_clock::now();
-  for (auto it = idle_.rbegin(); it != idle_.rend(); ++it) {
-    if ((*it)->endpoint != endpoint) continue;
-    UpstreamConnectionPtr connection = std::move(*it);
-    idle_.erase(std::next(it).base());
-    connection->pooled = false;
-    ++connection->pool_generation;
-    ErrorCode ignored;
-    connection->socket.cancel(ignored);  // ends the probe; its completion sees the new generation
-    if (settings_.idle_timeout.count() > 0 && now - connection->idle_since >= settings_.idle_timeout) {
+  const auto now = std::chrono::steady_clock::now();
+  for (std::size_t i = idle_.size(); i-- > 0;) {
+    if (idle_[i]->endpoint != endpoint) continue;
+    UpstreamConnectionPtr connection = std::move(idle_[i]);
+    idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
+    const auto idle = now - connection->idle_since;
+    bool expired = settings_.idle_timeout.count() > 0 && idle >= settings_.idle_timeout;
+    if (expired || (idle >= kPeekOnTakeAfter && peer_spoke(*connection))) {
       close_quietly(*connection);
-      return take(endpoint);
+      continue;  // the next older connection to the same endpoint, if any
     }
     return connection;
   }
@@ -43,52 +58,27 @@ void UpstreamPool::put(UpstreamConnectionPtr connection) noexcept {
     close_quietly(*connection);
     return;
   }
-  connection->pooled = true;
   connection->idle_since = std::chrono::steady_clock::now();
   try {
-    idle_.push_back(connection);
+    idle_.push_back(std::move(connection));
   } catch (...) {
     close_quietly(*connection);
-    return;
   }
-  start_probe(connection);
-}
-
-void UpstreamPool::start_probe(const UpstreamConnectionPtr& connection) noexcept {
-  std::uint32_t generation = connection->pool_generation;
-  connection->socket.async_read_some(
-      asio::buffer(&connection->probe, 1), [this, connection, generation](const ErrorCode& ec, std::size_t) {
-        if (!connection->pooled || connection->pool_generation != generation) return;
-        if (ec == asio::error::operation_aborted) return;
-        // EOF, reset or unexpected bytes while idle: the connection cannot carry another exchange.
-        remove(connection.get());
-        close_quietly(*connection);
-      });
-}
-
-void UpstreamPool::remove(const UpstreamConnection* connection) noexcept {
-  auto it = std::find_if(idle_.begin(), idle_.end(), [&](const auto& c) { return c.get() == connection; });
-  if (it == idle_.end()) return;
-  (*it)->pooled = false;
-  idle_.erase(it);
 }
 
 void UpstreamPool::sweep(std::chrono::steady_clock::time_point now) noexcept {
-  if (settings_.idle_timeout.count() == 0) return;
-  auto expired = [&](const UpstreamConnectionPtr& c) {
-    if (now - c->idle_since < settings_.idle_timeout) return false;
-    c->pooled = false;
+  auto dead = [&](const UpstreamConnectionPtr& c) {
+    const auto idle = now - c->idle_since;
+    bool expired = settings_.idle_timeout.count() > 0 && idle >= settings_.idle_timeout;
+    if (!expired && !(idle >= kPeekOnSweepAfter && peer_spoke(*c))) return false;
     close_quietly(*c);
     return true;
   };
-  idle_.erase(std::remove_if(idle_.begin(), idle_.end(), expired), idle_.end());
+  idle_.erase(std::remove_if(idle_.begin(), idle_.end(), dead), idle_.end());
 }
 
 void UpstreamPool::close_all() noexcept {
-  for (auto& c : idle_) {
-    c->pooled = false;
-    close_quietly(*c);
-  }
+  for (auto& c : idle_) close_quietly(*c);
   idle_.clear();
 }
 

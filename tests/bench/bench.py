@@ -173,10 +173,12 @@ def run_wrk(args, port):
     argv = pinned(args.client_core, ["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency",
                                      f"http://127.0.0.1:{port}/"])
     out = subprocess.run(argv, capture_output=True, text=True, timeout=args.seconds + 30).stdout
+    if "Requests/sec" not in out or "99%" not in out:
+        raise RuntimeError(f"unexpected wrk output for port {port}:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
-    p50 = parse_ms(re.search(r"50%\s+(\S+)", out).group(1))
-    p99 = parse_ms(re.search(r"99%\s+(\S+)", out).group(1))
+    p50 = parse_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = parse_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
     if errors:
         print(f"  warning: {errors.group(0)}", file=sys.stderr)
