@@ -112,6 +112,7 @@ void DownstreamConnection::begin_request() {
   first_part_ = 0;
   first_part_pending_ = false;
   response_started_ = response_done_ = response_broken_ = head_pending_ = dechunk_ = false;
+  client_framing_ = ClientBodyFraming::none;
   upstream_reusable_ = false;
   upgrade_requested_ = false;
   keep_alive_ = true;
@@ -177,12 +178,14 @@ void DownstreamConnection::on_request_head() {
   keep_alive_ = request_.keep_alive;
   upgrade_requested_ = request_.connection_upgrade && !request_.upgrade.empty();
 
+  // Body state first: any failure below must know that unread body bytes follow the head, or the
+  // connection would be kept and the body parsed as the next request.
   switch (request_.framing) {
     case BodyFraming::content_length:
-      if (config.limits.max_request_body_bytes != 0 && request_.content_length > config.limits.max_request_body_bytes)
-        return fail(ProxyError::body_too_large);
       request_body_left_ = request_.content_length;
       request_body_done_ = false;
+      if (config.limits.max_request_body_bytes != 0 && request_.content_length > config.limits.max_request_body_bytes)
+        return fail(ProxyError::body_too_large);
       break;
     case BodyFraming::chunked:
       request_chunks_.reset();
@@ -197,6 +200,7 @@ void DownstreamConnection::on_request_head() {
   // Body bytes that arrived with the head go out with the request head.
   ProxyError error = ProxyError::none;
   first_part_ = take_request_body(client_in_.size(), error);
+  record_.received_bytes += first_part_;
   if (error != ProxyError::none) return fail(error);
   first_part_pending_ = first_part_ > 0;
 
@@ -313,10 +317,10 @@ void DownstreamConnection::on_read_request_body(const ErrorCode& ec, std::size_t
     request_pump_active_ = false;
     return fail(ProxyError::client_closed);
   }
-  record_.received_bytes += n;
   client_in_.end += n;
   ProxyError error = ProxyError::none;
   request_part_ = take_request_body(client_in_.size(), error);
+  record_.received_bytes += request_part_;
   if (error != ProxyError::none) {
     request_pump_active_ = false;
     return fail(error);
@@ -652,7 +656,10 @@ void DownstreamConnection::fail(ProxyError error) {
   const ErrorInfo& info = error_info(error);
   if (response_started_ || info.status == 0 || !in_request_) {
     // Bytes of a response already went out, or the client is gone: closing is the only honest signal.
+    // With a declared length or chunking the client sees the cut; a client reading until close would
+    // take a FIN for a complete body, so it gets a reset.
     complete();
+    if (response_started_ && !response_done_ && client_framing_ == ClientBodyFraming::until_close) abort_connection();
     return close();
   }
   record_.status = info.status;
@@ -710,7 +717,9 @@ void DownstreamConnection::finish() {
   worker_.buffers().release(upstream_in_);
   clear_deadline(DeadlineKind::upstream);
   clear_deadline(DeadlineKind::request);
-  if (!keep_alive_ || worker_.draining()) return linger_close();
+  // While draining, the next response says Connection: close; only once the listener is closed does a
+  // connection end right after its response, as idle ones do then.
+  if (!keep_alive_ || worker_.stopped_accepting()) return linger_close();
   next_request();
 }
 
@@ -746,6 +755,11 @@ void DownstreamConnection::linger_close() {
 void DownstreamConnection::on_linger_read(const ErrorCode& ec, std::size_t) {
   if (ec) return close();
   socket_.async_read_some(asio::buffer(idle_read_), APIMETER_HANDLER(on_linger_read));
+}
+
+void DownstreamConnection::abort_connection() noexcept {
+  ErrorCode ignored;
+  socket_.set_option(asio::socket_base::linger(true, 0), ignored);
 }
 
 void DownstreamConnection::close() {

@@ -80,6 +80,7 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   void linger_close();
   void on_linger_read(const ErrorCode& ec, std::size_t n);
   void close();
+  void abort_connection() noexcept;  // the next close() sends RST instead of FIN
   void finish_tunnel();
   void consume_client(std::size_t n) noexcept;
   void retry();

@@ -49,6 +49,7 @@ class Worker {
   BufferPool& buffers() noexcept { return buffers_; }
   UpstreamPool& upstreams() noexcept { return upstreams_; }
   bool draining() const noexcept { return draining_; }
+  bool stopped_accepting() const noexcept { return stopping_; }
   // Start of the next request's walk over the upstream endpoints (round robin per worker).
   std::size_t next_round_robin() noexcept { return round_robin_++; }
   void request_started() noexcept { bump(active_requests_, +1); }

@@ -103,6 +103,28 @@ TEST(ForwardingTest, ResponseCarriesViaAndNoHopByHopHeaders) {
   EXPECT_EQ(response.header("Via"), "1.1 backend, 1.1 apimeter") << response.head;
 }
 
+TEST(ForwardingTest, UpstreamConnectionCloseKeepsThatConnectionOutOfThePool) {
+  RawListener upstream;
+  Apimeter proxy = start_apimeter({"--upstream", "127.0.0.1:" + std::to_string(upstream.port()), "--workers", "1"});
+  RawConnection client = RawConnection::connect(proxy.port);
+  ASSERT_TRUE(client.send(get_request("/first")));
+  auto first = upstream.accept(kIo);
+  ASSERT_TRUE(first.has_value());
+  ASSERT_TRUE(first->read_until("\r\n\r\n", kIo).has_value());
+  // The upstream says it will close, but leaves the socket open: only the header tells the proxy.
+  ASSERT_TRUE(first->send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"));
+  HttpResponse response = read_final_response(client, kIo);
+  ASSERT_EQ(response.status, 200) << response.error;
+  EXPECT_FALSE(response.connection_has("close")) << "the client connection need not close:\n" << response.head;
+
+  ASSERT_TRUE(client.send(get_request("/second")));
+  auto second = upstream.accept(kIo);
+  ASSERT_TRUE(second.has_value()) << "the second request went to the connection the upstream had closed";
+  auto head = second->read_until("\r\n\r\n", kIo);
+  ASSERT_TRUE(head.has_value());
+  EXPECT_TRUE(head->starts_with("GET /second ")) << *head;
+}
+
 TEST(ForwardingTest, ResponsesFromTheDemoCarryVia) {
   Stack stack = start_stack();
   HttpResponse response = round_trip(stack.port(), get_request("/status/201"));
@@ -124,7 +146,9 @@ TEST(ForwardingTest, HeadResponseHasContentLengthAndNoBody) {
   Stack stack = start_stack();
   RawConnection client = RawConnection::connect(stack.port());
   ASSERT_TRUE(client.send(get_request("/bytes/100", "", "HEAD")));
-  HttpResponse head = read_final_response(client, kIo, {.head_request = true});
+  ReadOptions options;
+  options.head_request = true;
+  HttpResponse head = read_final_response(client, kIo, options);
   ASSERT_EQ(head.status, 200) << head.error;
   EXPECT_EQ(head.header("content-length"), "100") << head.head;
   // Any body bytes after the HEAD response would be read as the next response's status line.

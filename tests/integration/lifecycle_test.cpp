@@ -28,6 +28,8 @@ class LoadLoop {
       if (thread.joinable()) thread.join();
   }
 
+  // Milliseconds since the load started, to place failures relative to signals in failure messages.
+  long long now_ms() const { return elapsed_ms(start_); }
   std::uint64_t ok() const { return ok_; }
   std::uint64_t failed() const { return failed_; }
   std::uint64_t closed_by_proxy() const { return closed_by_proxy_; }
@@ -71,11 +73,12 @@ class LoadLoop {
   void fail(std::string what) {
     ++failed_;
     std::lock_guard lock(mutex_);
-    if (failures_.size() < 20) failures_.push_back(std::move(what));
+    if (failures_.size() < 20) failures_.push_back("at +" + std::to_string(now_ms()) + " ms: " + what);
   }
 
   std::uint16_t port_;
   std::string path_;
+  steady_clock::time_point start_ = steady_clock::now();
   std::atomic<bool> stopping_{false};
   std::atomic<std::uint64_t> ok_{0};
   std::atomic<std::uint64_t> failed_{0};
@@ -105,17 +108,20 @@ TEST(LifecycleTest, SigtermDrainsUnderLoadWithoutFailingARequest) {
   RawConnection slow = RawConnection::connect(stack.port());
   ASSERT_TRUE(slow.send(get_request("/delay/1500")));
   auto signalled = steady_clock::now();
+  long long signalled_at = load.now_ms();
   stack.proxy.proc().send_signal(SIGTERM);
   EXPECT_TRUE(readyz_is(stack.proxy, 503, 500ms)) << "/readyz did not turn 503 at once";
   long long to_unready = elapsed_ms(signalled);
-  // Keep the load on well inside the drain delay, while the proxy closes each connection after its response.
+  // Keep the load on for a while inside the 1 s drain delay, as the proxy closes each connection after its
+  // response; stop before the listener closes (new connections would then be refused, as they should).
   std::uint64_t at_unready = load.ok();
-  EXPECT_TRUE(poll_until([&] { return load.ok() >= at_unready + 30; }, 600ms));
+  EXPECT_TRUE(poll_until([&] { return elapsed_ms(signalled) >= 400 && load.ok() >= at_unready + 30; }, 800ms));
   load.stop();
 
   HttpResponse slow_response = read_final_response(slow, 5s);
+  slow.close();  // the proxy lingers until the client's FIN; closing lets the drain finish at once
   auto exit_code = stack.proxy.proc().wait_exit(10s);
-  EXPECT_EQ(load.failed(), 0u) << load.failures();
+  EXPECT_EQ(load.failed(), 0u) << "SIGTERM at +" << signalled_at << " ms\n" << load.failures();
   EXPECT_GT(load.closed_by_proxy(), 0u) << "no response during the drain carried Connection: close";
   EXPECT_EQ(slow_response.status, 200) << slow_response.error;
   EXPECT_EQ(slow_response.body, "delayed 1500\n");
@@ -143,6 +149,26 @@ TEST(LifecycleTest, ResponsesDuringTheDrainDelayCarryConnectionClose) {
   EXPECT_TRUE(on_new.connection_has("close")) << on_new.head;
 }
 
+TEST(LifecycleTest, KeepAliveResponseUnderWayAtSigtermLeavesItsConnectionUsable) {
+  // The head of this response left without Connection: close before the signal; the client may therefore
+  // send its next request on the connection, and during the drain delay that request must be served.
+  Stack stack = start_stack({"--drain-delay", "3s"});
+  RawConnection client = RawConnection::connect(stack.port());
+  // Two 64 KiB pieces 400 ms apart: the signal arrives between them.
+  ASSERT_TRUE(client.send(get_request("/bytes/131072?delay_ms=400")));
+  auto head = client.read_until("\r\n\r\n", kIo);
+  ASSERT_TRUE(head.has_value());
+  ASSERT_EQ(head->find("Connection: close"), std::string::npos) << *head;
+  stack.proxy.proc().send_signal(SIGTERM);
+  ASSERT_TRUE(readyz_is(stack.proxy, 503, 1s));
+  ASSERT_TRUE(client.read_exact(131072, kIo).has_value()) << "the body in flight was cut";
+  ASSERT_TRUE(client.send(get_request("/bytes/3")));
+  HttpResponse next = read_final_response(client, kIo);
+  EXPECT_EQ(next.status, 200) << "the connection was closed after a response that did not announce it: "
+                              << next.error;
+  EXPECT_TRUE(next.connection_has("close")) << next.head;
+}
+
 TEST(LifecycleTest, InFlightRequestCompletesAfterAcceptingStops) {
   Stack stack = start_stack({"--drain-delay", "200ms", "--drain-timeout", "5s"});
   RawConnection slow = RawConnection::connect(stack.port());
@@ -161,6 +187,7 @@ TEST(LifecycleTest, InFlightRequestCompletesAfterAcceptingStops) {
   EXPECT_TRUE(stack.proxy.proc().running()) << "the proxy exited with a request in flight";
 
   HttpResponse response = read_final_response(slow, 5s);
+  slow.close();
   EXPECT_EQ(response.status, 200) << response.error;
   EXPECT_EQ(response.body, "delayed 1500\n");
   EXPECT_EQ(stack.proxy.proc().wait_exit(5s), 0) << stack.proxy.proc().describe();

@@ -132,6 +132,45 @@ TEST(UpstreamFailureTest, UpstreamClosingMidChunkedBodyEndsTheClientConnection) 
   EXPECT_TRUE(client.peer_closed());
 }
 
+TEST(UpstreamFailureTest, BrokenChunkedBodyRelayedToAnHttp10ClientDoesNotEndCleanly) {
+  // The 1.0 client reads the de-chunked body until the connection closes, so a plain close would pass the
+  // truncated body off as complete: only an abortive close (reset) tells it the response is broken.
+  RawListener upstream;
+  Apimeter proxy = start_apimeter({"--upstream", upstream_flag(upstream)});
+  RawConnection client = RawConnection::connect(proxy.port);
+  ASSERT_TRUE(client.send("GET /scripted HTTP/1.0\r\n\r\n"));
+  std::string head;
+  auto server = accept_request(upstream, head);
+  ASSERT_TRUE(server.has_value());
+  ASSERT_TRUE(server->send("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"));
+  server->close();  // no last chunk
+  HttpResponse response = read_final_response(client, kIo);
+  EXPECT_EQ(response.status, 200) << response.error;
+  EXPECT_EQ(response.framing, BodyFraming::until_close) << response.head;
+  EXPECT_FALSE(response.complete) << "the client saw a clean end of a body the upstream never finished";
+  EXPECT_TRUE(client.peer_closed());
+}
+
+TEST(UpstreamFailureTest, UpstreamResetDuringACloseDelimitedBodyDoesNotEndCleanly) {
+  RawListener upstream;
+  Apimeter proxy = start_apimeter({"--upstream", upstream_flag(upstream)});
+  RawConnection client = RawConnection::connect(proxy.port);
+  ASSERT_TRUE(client.send(get_request("/scripted")));
+  std::string head;
+  auto server = accept_request(upstream, head);
+  ASSERT_TRUE(server.has_value());
+  ASSERT_TRUE(server->send("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello"));
+  // The head and the first body bytes reach the client; then the upstream resets mid-body.
+  auto received = client.read_until("hello", kIo);
+  ASSERT_TRUE(received.has_value()) << client.buffer();
+  EXPECT_EQ(received->find("Content-Length"), std::string::npos) << *received;
+  EXPECT_EQ(received->find("Transfer-Encoding"), std::string::npos) << *received;
+  server->close_with_reset();
+  // The body is close-delimited: a plain close would tell the client it is complete.
+  ASSERT_TRUE(client.wait_closed(kIo));
+  EXPECT_TRUE(client.was_reset()) << "an upstream reset was relayed as a clean end of the body";
+}
+
 // One keep-alive exchange through the proxy, leaving the upstream connection in the proxy's pool.
 void first_exchange(RawListener& upstream, RawConnection& client, std::optional<RawConnection>& server) {
   ASSERT_TRUE(client.send(get_request("/first")));
