@@ -290,3 +290,50 @@ TEST(UpstreamFailureTest, PooledConnectionClosedWhileIdleIsNotUsed) {
 
 }  // namespace
 }  // namespace apimeter::test
+
+namespace apimeter::test {
+namespace {
+
+// Several endpoints: requests are spread round robin, and a refused endpoint is skipped for the next one.
+TEST(UpstreamEndpointsTest, RequestsAreSpreadRoundRobinOverEveryEndpoint) {
+  DemoUpstream first = start_demo_upstream();
+  DemoUpstream second = start_demo_upstream();
+  Apimeter proxy = start_apimeter({"--upstream", first.address() + "," + second.address(), "--workers", "1"});
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(round_trip(proxy.port, get_request("/status/200")).status, 200);
+  std::size_t to_first = 0, to_second = 0;
+  ASSERT_TRUE(poll_until(
+      [&] {
+        to_first = to_second = 0;
+        for (const std::string& line : proxy.proc().out().lines()) {
+          auto address = json_field(line, "apimeter.upstream.address");
+          to_first += address == first.address();
+          to_second += address == second.address();
+        }
+        return to_first + to_second == 10;
+      },
+      kIo));
+  EXPECT_EQ(to_first, 5u);
+  EXPECT_EQ(to_second, 5u);
+}
+
+TEST(UpstreamEndpointsTest, RefusedEndpointIsSkippedForTheNextOne) {
+  DemoUpstream live = start_demo_upstream();
+  std::string dead = "127.0.0.1:" + std::to_string(unused_port());
+  Apimeter proxy = start_apimeter({"--upstream", dead + "," + live.address(), "--workers", "1"});
+  for (int i = 0; i < 6; ++i) {
+    HttpResponse response = round_trip(proxy.port, get_request("/status/200"));
+    EXPECT_EQ(response.status, 200) << "request " << i << ": " << response.error;
+  }
+}
+
+TEST(UpstreamEndpointsTest, EveryEndpointRefusingGives502) {
+  std::string dead1 = "127.0.0.1:" + std::to_string(unused_port());
+  std::string dead2 = "127.0.0.1:" + std::to_string(unused_port());
+  Apimeter proxy = start_apimeter({"--upstream", dead1 + "," + dead2});
+  HttpResponse response = round_trip(proxy.port, get_request("/status/200"));
+  EXPECT_EQ(response.status, 502);
+  EXPECT_EQ(response.body, "upstream connection refused\n");
+}
+
+}  // namespace
+}  // namespace apimeter::test
