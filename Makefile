@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 # Build and test dependencies, all Debian 12 packages.
 BUILD_PACKAGES := g++ cmake make pkg-config libboost-dev prometheus-cpp-dev libfmt-dev libyaml-cpp-dev \
   zlib1g-dev libssl-dev libgtest-dev libgmock-dev
-TEST_PACKAGES := curl python3 clang libclang-rt-14-dev
+TEST_PACKAGES := curl python3 clang libclang-rt-14-dev prometheus python3-prometheus-client
 BENCH_PACKAGES := wrk nginx-light haproxy util-linux procps
 DEMO_SECONDS ?= 0
 

@@ -10,4 +10,21 @@ std::string HostPort::to_string() const {
   return host + ":" + std::to_string(port);
 }
 
+std::string_view UserIdentityConfig::effective_name() const noexcept {
+  switch (source) {
+    case IdentitySource::header:
+      return name.empty() ? defaults::kUserIdHeader : std::string_view(name);
+    case IdentitySource::api_key:
+      return name.empty() ? defaults::kApiKeyHeader : std::string_view(name);
+    case IdentitySource::jwt_claim:
+      return name.empty() ? defaults::kUserIdClaim : std::string_view(name);
+    case IdentitySource::cookie:
+      return name;
+    case IdentitySource::none:
+    case IdentitySource::client_address:
+      break;
+  }
+  return {};
+}
+
 }  // namespace apimeter

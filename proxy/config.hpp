@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "proxy/limits.hpp"
@@ -40,11 +42,54 @@ struct RouteConfig {
   std::vector<std::string> methods;  // upper-case; empty = every method
   std::optional<Duration> request_timeout;            // overrides timeouts.request
   std::optional<Duration> upstream_response_timeout;  // overrides timeouts.upstream_response
+  // Seconds, strictly increasing; empty = metrics.duration_buckets.
+  std::vector<double> duration_buckets;
   SourceLocation where;
 };
 
 enum class AccessLogMode { stdout_, file, off };
 enum class UnmatchedRoutes { forward, reject };
+
+// What the http_route label of a configured route says: its pattern ("/api/orders/{id}") or its name.
+enum class RouteLabel { path_template, name };
+
+// One optional extra label on the request metrics, taken from a request header or a query parameter and
+// bounded by an allow-list (`values`; anything else is "_other") or by a first-come cap (`max_values`).
+enum class ExtraLabelSource { header, query };
+struct ExtraLabelConfig {
+  std::string name;  // the Prometheus label name
+  ExtraLabelSource source = ExtraLabelSource::header;
+  std::string key;                  // the header name or the query parameter name
+  std::vector<std::string> values;  // allow-list; empty when max_values bounds the label instead
+  std::size_t max_values = 0;       // first-come cap when `values` is empty
+  SourceLocation where;
+};
+
+struct MetricsConfig {
+  bool enabled = true;  // false: the proxy records no traffic metrics at all
+  RouteLabel route_label = RouteLabel::path_template;
+  std::vector<double> duration_buckets{std::begin(defaults::kMetricsDurationBuckets),
+                                       std::end(defaults::kMetricsDurationBuckets)};  // seconds
+  std::vector<std::uint64_t> size_buckets{std::begin(defaults::kMetricsSizeBuckets),
+                                          std::end(defaults::kMetricsSizeBuckets)};  // bytes
+  std::size_t learned_templates = defaults::kMetricsLearnedTemplates;  // per service; unmatched paths
+  std::size_t top_users = defaults::kMetricsTopUsers;                  // 0 = no per-user metrics
+  bool hash_user_ids = false;  // export user ids hashed: they are personal data
+  std::size_t max_series = defaults::kMetricsMaxSeries;
+  std::vector<ExtraLabelConfig> extra_labels;  // at most defaults::kMetricsMaxExtraLabels
+};
+
+// Where a request's user id comes from. jwt_claim reads a claim of an `Authorization: Bearer` token.
+enum class IdentitySource { none, header, jwt_claim, api_key, cookie, client_address };
+struct UserIdentityConfig {
+  IdentitySource source = IdentitySource::none;
+  // The header (header, api_key), claim (jwt_claim) or cookie (cookie) name; empty = the source's default
+  // from proxy/limits.hpp (a cookie has none). Unused by none and client_address.
+  std::string name;
+
+  // `name`, or the source's default when it is empty; empty when the source takes no name.
+  std::string_view effective_name() const noexcept;
+};
 
 struct Config {
   std::string service = "default";
@@ -62,6 +107,8 @@ struct Config {
   // When false, X-Forwarded-Proto/-Host from the client are replaced; when true they are kept.
   bool trust_forwarded_headers = false;
   UnmatchedRoutes unmatched_routes = UnmatchedRoutes::forward;
+  MetricsConfig metrics;
+  UserIdentityConfig user_identity;
   std::vector<RouteConfig> routes;
   std::string config_path;  // the file it was loaded from, for SIGHUP; empty in zero-config mode
 };

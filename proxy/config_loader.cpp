@@ -20,7 +20,16 @@ namespace apimeter {
 namespace {
 
 constexpr std::string_view kRouteKeys[] = {
-    "name", "template", "exact", "prefix", "methods", "request_timeout", "upstream_response_timeout"};
+    "name",   "template", "exact", "prefix", "methods", "request_timeout", "upstream_response_timeout",
+    "buckets"};
+constexpr std::string_view kExtraLabelKeys[] = {"name", "header", "query", "values", "max_values"};
+// Keys that are lists of maps, loaded here rather than through the settings table.
+constexpr std::string_view kListKeys[] = {"routes", "metrics.extra_labels"};
+// Labels apimeter sets itself on the request metrics, plus the two Prometheus reserves for histograms
+// and summaries.
+constexpr std::string_view kBuiltInLabels[] = {
+    "service", "http_route", "http_request_method", "http_response_status_code", "error_type", "user",
+    "le",      "quantile"};
 
 std::string quote(std::string_view text) {
   return "\"" + std::string(text) + "\"";
@@ -67,7 +76,9 @@ std::vector<std::string_view> keys_in(std::string_view section) {
       add(leaf_of(option.yaml_path));
     }
   }
-  if (section.empty()) add("routes");
+  for (std::string_view list : kListKeys) {
+    if (section_of(list) == section) add(leaf_of(list));
+  }
   return keys;
 }
 
@@ -82,11 +93,8 @@ std::string suggestion_for(std::string_view key, std::string_view section,
                            std::span<const std::string_view> siblings) {
   const std::string_view near = closest_match(key, siblings);
   if (!near.empty()) return "; did you mean " + quote(near) + "?";
-  if (section == "routes") {
-    // A route's keys are not settings; pointing at one would mislead. List what a route may have instead.
-    std::string known;
-    for (std::string_view sibling : siblings) known += (known.empty() ? "" : ", ") + std::string(sibling);
-    return "; a route has " + known;
+  for (std::string_view list : kListKeys) {
+    if (section_of(list) != section && leaf_of(list) == key) return "; did you mean " + quote(list) + "?";
   }
   for (const OptionRow& option : option_table()) {
     if (option.yaml_path.empty() || section_of(option.yaml_path) == section) continue;
@@ -100,6 +108,17 @@ std::string suggestion_for(std::string_view key, std::string_view section,
       return "; did you mean " + quote(option.yaml_path) + "?";
   }
   return "";
+}
+
+// The same for a key inside one item of a list of maps (a route, an extra label). Those keys are not
+// settings, so pointing at one elsewhere would mislead: list what `noun` may have instead.
+std::string item_key_suggestion(std::string_view key, std::string_view noun,
+                                std::span<const std::string_view> keys) {
+  const std::string_view near = closest_match(key, keys);
+  if (!near.empty()) return "; did you mean " + quote(near) + "?";
+  std::string known;
+  for (std::string_view each : keys) known += (known.empty() ? "" : ", ") + std::string(each);
+  return "; " + std::string(noun) + " has " + known;
 }
 
 bool is_token_char(char c) {
@@ -119,6 +138,131 @@ bool check_route_name(std::string_view name, std::string& error) {
   if (!ok) {
     error = "route name " + quote(name) + " may only contain A-Z a-z 0-9 _ . -";
     return false;
+  }
+  return true;
+}
+
+bool is_token(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), is_token_char);
+}
+
+bool check_header_name(std::string_view name, std::string& error) {
+  if (name.empty()) {
+    error = "header name is empty";
+    return false;
+  }
+  if (!is_token(name)) {
+    error = "header name " + quote(name) + " is not an HTTP token (letters, digits and !#$%&'*+-.^_`|~)";
+    return false;
+  }
+  return true;
+}
+
+bool check_cookie_name(std::string_view name, std::string& error) {
+  if (name.empty()) {
+    error = "cookie name is empty";
+    return false;
+  }
+  if (!is_token(name)) {
+    error = "cookie name " + quote(name) + " is not a token (letters, digits and !#$%&'*+-.^_`|~)";
+    return false;
+  }
+  return true;
+}
+
+bool check_query_name(std::string_view name, std::string& error) {
+  if (name.empty()) {
+    error = "query parameter name is empty";
+    return false;
+  }
+  const bool ok = std::all_of(name.begin(), name.end(), [](char c) {
+    return c > ' ' && c < 0x7f && std::string_view("&=#?").find(c) == std::string_view::npos;
+  });
+  if (!ok) {
+    error = "query parameter name " + quote(name) + " may not contain & = # ?, spaces or control characters";
+    return false;
+  }
+  return true;
+}
+
+// A Prometheus label name that apimeter does not already set.
+bool check_label_name(std::string_view name, std::string& error) {
+  if (name.empty()) {
+    error = "label name is empty";
+    return false;
+  }
+  const auto letter = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
+  const bool ok = letter(name.front()) && std::all_of(name.begin(), name.end(), [&](char c) {
+                    return letter(c) || (c >= '0' && c <= '9');
+                  });
+  if (!ok) {
+    error = "label name " + quote(name) +
+            " is not a Prometheus label name: letters, digits and _, not starting with a digit";
+    return false;
+  }
+  if (name.starts_with("__")) {
+    error = "label name " + quote(name) + " starts with __, which Prometheus reserves";
+    return false;
+  }
+  if (std::find(std::begin(kBuiltInLabels), std::end(kBuiltInLabels), name) != std::end(kBuiltInLabels)) {
+    error = "label name " + quote(name) + " is one apimeter sets itself; choose another";
+    return false;
+  }
+  return true;
+}
+
+// One value of an extra label's allow-list: a short, plain label value.
+bool check_label_value(std::string_view value, std::string& error) {
+  if (value.empty()) {
+    error = "an allowed value is empty (a request without the value gets no label)";
+    return false;
+  }
+  if (value == "_other") {
+    error = "\"_other\" is what values outside the list are counted as; leave it out";
+    return false;
+  }
+  if (value.size() > defaults::kMetricsMaxExtraLabelValueBytes) {
+    error = "allowed value " + quote(value) + " is longer than " +
+            std::to_string(defaults::kMetricsMaxExtraLabelValueBytes) + " bytes";
+    return false;
+  }
+  const bool ok = std::all_of(value.begin(), value.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           std::string_view("._:/@+-").find(c) != std::string_view::npos;
+  });
+  if (!ok) {
+    error = "allowed value " + quote(value) + " may only contain A-Z a-z 0-9 . _ : / @ + -";
+    return false;
+  }
+  return true;
+}
+
+bool check_max_values(std::uint64_t max_values, std::string& error) {
+  if (max_values == 0 || max_values > defaults::kMetricsMaxExtraLabelValues) {
+    error = "must be 1-" + std::to_string(defaults::kMetricsMaxExtraLabelValues) +
+            " (each value is a set of series of its own)";
+    return false;
+  }
+  return true;
+}
+
+// Histogram bounds built in code: the table's parsers already guarantee this for configured ones.
+template <typename T>
+bool check_bounds(const std::vector<T>& bounds, bool positive, std::string& error) {
+  if (bounds.empty()) {
+    error = "no buckets";
+    return false;
+  }
+  for (std::size_t i = 0; i < bounds.size(); ++i) {
+    if (positive && !(bounds[i] > 0)) {
+      error = "bucket #" + std::to_string(i + 1) + " must be more than 0";
+      return false;
+    }
+    if (i > 0 && !(bounds[i] > bounds[i - 1])) {
+      error = "bucket #" + std::to_string(i + 1) +
+              " is not greater than the one before it; buckets must be strictly increasing";
+      return false;
+    }
   }
   return true;
 }
@@ -236,7 +380,9 @@ class YamlLoader {
       return;
     }
     for_each_entry(value, [&](const std::string& key, const YAML::Node& child_key, const YAML::Node& child) {
-      if (const OptionRow* option = find_option_by_yaml(section + "." + key)) {
+      if (section + "." + key == "metrics.extra_labels") {
+        load_extra_labels(child);
+      } else if (const OptionRow* option = find_option_by_yaml(section + "." + key)) {
         load_setting(*option, child);
       } else {
         report(child_key,
@@ -267,31 +413,53 @@ class YamlLoader {
 
   // A YAML list for a list setting: each item is checked on its own so a bad one is pointed at exactly.
   bool load_list(const OptionRow& option, const YAML::Node& list) {
+    const std::string what(option.yaml_path);
+    const std::optional<std::string> joined =
+        load_scalar_list(list, what, item_description(option.kind),
+                         "empty list; expected " + std::string(value_description(option.kind)),
+                         [&](std::string_view text, std::string& error) {
+                           Config scratch;
+                           return option.assign(scratch, text, error);
+                         });
+    std::string error;
+    return joined && option.assign(result_.config, *joined, error);
+  }
+
+  // The items of a YAML list of scalars, comma-joined for a parser of comma-separated text (`parse`).
+  // Each item is parsed alone, then with the good ones before it, so both a bad item and the item that
+  // breaks the order are pointed at exactly. nullopt (after reporting) when any item is bad.
+  template <typename Parse>
+  std::optional<std::string> load_scalar_list(const YAML::Node& list, const std::string& what,
+                                              std::string_view item_kind, const std::string& when_empty,
+                                              Parse parse) {
     if (list.size() == 0) {
-      report(list, std::string(option.yaml_path) + ": empty list; expected " +
-                       std::string(value_description(option.kind)));
-      return false;
+      report(list, what + ": " + when_empty);
+      return std::nullopt;
     }
     bool ok = true;
     std::string joined;
     for (const YAML::Node& item : list) {
       std::string error;
-      Config scratch;
       if (!item.IsScalar()) {
-        report(item, std::string(option.yaml_path) + ": each item must be " +
-                         std::string(value_description(option.kind)) + "; got " +
+        report(item, what + ": each item must be " + std::string(item_kind) + "; got " +
                          std::string(node_kind(item)));
         ok = false;
-      } else if (!option.assign(scratch, item.Scalar(), error)) {
-        report(item,
-               std::string(option.yaml_path) + ": invalid value " + quote(item.Scalar()) + ": " + error);
-        ok = false;
-      } else {
-        joined += (joined.empty() ? "" : ",") + item.Scalar();
+        continue;
       }
+      if (!parse(item.Scalar(), error)) {
+        report(item, what + ": invalid value " + quote(item.Scalar()) + ": " + error);
+        ok = false;
+        continue;
+      }
+      std::string longer = joined.empty() ? item.Scalar() : joined + "," + item.Scalar();
+      if (!parse(longer, error)) {
+        report(item, what + ": " + error);
+        ok = false;
+        continue;
+      }
+      joined = std::move(longer);
     }
-    std::string error;
-    return ok && option.assign(result_.config, joined, error);
+    return ok ? std::optional<std::string>(std::move(joined)) : std::nullopt;
   }
 
   void load_routes(const YAML::Node& value) {
@@ -369,8 +537,11 @@ class YamlLoader {
         route.request_timeout = duration(key, value);
       } else if (key == "upstream_response_timeout") {
         route.upstream_response_timeout = duration(key, value);
+      } else if (key == "buckets") {
+        if (!load_route_buckets(who, value, route.duration_buckets)) ok = false;
       } else {
-        report(key_node, who + ": unknown key " + quote(key) + suggestion_for(key, "routes", kRouteKeys));
+        report(key_node,
+               who + ": unknown key " + quote(key) + item_key_suggestion(key, "a route", kRouteKeys));
         ok = false;
       }
     });
@@ -397,6 +568,143 @@ class YamlLoader {
       }
     }
     return ok ? std::optional<RouteConfig>(std::move(route)) : std::nullopt;
+  }
+
+  // A route's own duration buckets; false (after reporting) when any is bad.
+  bool load_route_buckets(const std::string& who, const YAML::Node& value, std::vector<double>& buckets) {
+    if (!value.IsSequence()) {
+      report(value, who + ": buckets must be a list like [100ms, 1s] or [0.1, 1]; got " +
+                        std::string(node_kind(value)));
+      return false;
+    }
+    const auto parse = [](std::string_view text, std::string& error) {
+      std::vector<double> ignored;
+      return parse_duration_buckets(text, ignored, error);
+    };
+    const std::optional<std::string> joined =
+        load_scalar_list(value, who + ": buckets", item_description(ValueKind::duration_buckets),
+                         "empty list; omit buckets to use metrics.duration_buckets", parse);
+    std::string error;
+    return joined && parse_duration_buckets(*joined, buckets, error);
+  }
+
+  void load_extra_labels(const YAML::Node& value) {
+    if (value.IsNull()) return;
+    if (!value.IsSequence()) {
+      report(value, "metrics.extra_labels must be a list of labels, each \"- name: ...\"; got " +
+                        std::string(node_kind(value)));
+      return;
+    }
+    std::size_t position = 0;
+    for (const YAML::Node& item : value) {
+      ++position;
+      if (std::optional<ExtraLabelConfig> label = load_extra_label(item, position)) {
+        result_.config.metrics.extra_labels.push_back(std::move(*label));
+      }
+    }
+  }
+
+  // One extra label's own fields, each checked where it is written; nullopt (after reporting) when any is
+  // bad. Checks across labels (duplicate names, how many) are validate_config's.
+  std::optional<ExtraLabelConfig> load_extra_label(const YAML::Node& item, std::size_t position) {
+    if (!item.IsMap()) {
+      report(item, "extra label #" + std::to_string(position) +
+                       " must be a map with name, header or query, and values or max_values; got " +
+                       std::string(node_kind(item)));
+      return std::nullopt;
+    }
+    ExtraLabelConfig label;
+    label.where = location(file_, item.Mark());
+    bool ok = true;
+    bool named = false;
+    std::vector<std::string> sources;     // header, query: exactly one
+    std::vector<std::string> bound_keys;  // values, max_values: exactly one
+    if (const YAML::Node name = item["name"]; name && name.IsScalar()) label.name = name.Scalar();
+    const std::string who =
+        label.name.empty() ? "extra label #" + std::to_string(position) : "extra label " + quote(label.name);
+    auto fail = [&](const YAML::Node& at, const std::string& message) {
+      report(at, who + ": " + message);
+      ok = false;
+    };
+    auto scalar = [&](const std::string& key, const YAML::Node& node) -> std::optional<std::string> {
+      if (node.IsScalar()) return node.Scalar();
+      fail(node, key + " must be a string; got " + std::string(node_kind(node)));
+      return std::nullopt;
+    };
+    // Records `key` as one of two alternatives; false (reported) when the other was given already.
+    auto one_of = [&](std::vector<std::string>& seen, const std::string& key, const YAML::Node& key_node,
+                      const char* choice) {
+      seen.push_back(key);
+      if (seen.size() > 1) fail(key_node, "has both " + seen.front() + " and " + key + "; " + choice);
+      return seen.size() == 1;
+    };
+
+    for_each_entry(item, [&](const std::string& key, const YAML::Node& key_node, const YAML::Node& value) {
+      std::string error;
+      if (key == "name") {
+        named = true;
+        if (const auto text = scalar(key, value); text && !check_label_name(*text, error)) fail(value, error);
+      } else if (key == "header" || key == "query") {
+        if (!one_of(sources, key, key_node, "use exactly one")) return;
+        const auto text = scalar(key, value);
+        if (!text) return;
+        label.source = key == "header" ? ExtraLabelSource::header : ExtraLabelSource::query;
+        label.key = *text;
+        const bool valid = label.source == ExtraLabelSource::header ? check_header_name(*text, error)
+                                                                    : check_query_name(*text, error);
+        if (!valid) fail(value, error);
+      } else if (key == "values") {
+        if (!one_of(bound_keys, key, key_node, "use an allow-list or a cap, not both")) return;
+        load_label_values(value, label.values, fail);
+      } else if (key == "max_values") {
+        if (!one_of(bound_keys, key, key_node, "use an allow-list or a cap, not both")) return;
+        const auto text = scalar(key, value);
+        if (!text) return;
+        std::uint64_t count = 0;
+        if (!parse_count(*text, count, error) || !check_max_values(count, error)) {
+          fail(value, "max_values: invalid value " + quote(*text) + ": " + error);
+          return;
+        }
+        label.max_values = static_cast<std::size_t>(count);
+      } else {
+        fail(key_node,
+             "unknown key " + quote(key) + item_key_suggestion(key, "an extra label", kExtraLabelKeys));
+      }
+    });
+
+    if (!named) fail(item, "has no name; add name: with the Prometheus label name");
+    if (sources.empty()) fail(item, "needs header: NAME or query: PARAM, where the value is read from");
+    if (bound_keys.empty()) {
+      fail(item, "needs values: [allowed, ...] or max_values: N (at most " +
+                     std::to_string(defaults::kMetricsMaxExtraLabelValues) + "), so its values are bounded");
+    }
+    return ok ? std::optional<ExtraLabelConfig>(std::move(label)) : std::nullopt;
+  }
+
+  template <typename Fail>
+  void load_label_values(const YAML::Node& value, std::vector<std::string>& values, Fail& fail) {
+    if (!value.IsSequence() || value.size() == 0) {
+      fail(value, "values must be a list of allowed values like [search, browse]; got " +
+                      (value.IsSequence() ? std::string("an empty list") : std::string(node_kind(value))));
+      return;
+    }
+    for (const YAML::Node& item : value) {
+      std::string error;
+      if (!item.IsScalar()) {
+        fail(item, "each allowed value must be a string; got " + std::string(node_kind(item)));
+      } else if (!check_label_value(item.Scalar(), error)) {
+        fail(item, error);
+      } else if (std::find(values.begin(), values.end(), item.Scalar()) != values.end()) {
+        fail(item, "value " + quote(item.Scalar()) + " is listed twice");
+      } else {
+        values.push_back(item.Scalar());
+      }
+    }
+    if (values.size() > defaults::kMetricsMaxExtraLabelValues) {
+      fail(value, "values lists " + std::to_string(values.size()) + " values; at most " +
+                      std::to_string(defaults::kMetricsMaxExtraLabelValues) +
+                      " (each value is a set of series of its own)");
+    }
   }
 
   void load_methods(const std::string& who, const YAML::Node& value, std::vector<std::string>& methods,
@@ -499,6 +807,116 @@ bool reaches(const HostPort& upstream, const HostPort& listen) {
 std::string setting_name(std::string_view flag) {
   const OptionRow* option = find_option_by_flag(flag);
   return option && !option->yaml_path.empty() ? std::string(option->yaml_path) : std::string(flag);
+}
+
+// One extra label's own fields, for labels built in code (the loader checks and drops bad ones itself).
+std::vector<std::string> extra_label_problems(const ExtraLabelConfig& label) {
+  std::vector<std::string> out;
+  std::string error;
+  if (!check_label_name(label.name, error)) out.push_back(error);
+  const bool key_ok = label.source == ExtraLabelSource::header ? check_header_name(label.key, error)
+                                                               : check_query_name(label.key, error);
+  if (!key_ok) out.push_back(error);
+  if (label.values.empty() == (label.max_values == 0)) {
+    out.push_back("needs exactly one of values (an allow-list) and max_values (a first-come cap)");
+  } else if (label.values.empty() && !check_max_values(label.max_values, error)) {
+    out.push_back("max_values " + error);
+  } else if (label.values.size() > defaults::kMetricsMaxExtraLabelValues) {
+    out.push_back("values lists " + std::to_string(label.values.size()) + " values; at most " +
+                  std::to_string(defaults::kMetricsMaxExtraLabelValues));
+  }
+  for (std::size_t i = 0; i < label.values.size(); ++i) {
+    if (!check_label_value(label.values[i], error)) out.push_back(error);
+    if (std::find(label.values.begin(), label.values.begin() + i, label.values[i]) !=
+        label.values.begin() + i)
+      out.push_back("value " + quote(label.values[i]) + " is listed twice");
+  }
+  return out;
+}
+
+void check_metrics(const Config& config, const SettingOrigins& origins, std::vector<Diagnostic>& problems) {
+  const MetricsConfig& metrics = config.metrics;
+  auto report = [&](std::string_view flag, std::string message) {
+    problems.push_back(Diagnostic{origins.find(flag), std::move(message)});
+  };
+  std::string error;
+  if (!check_bounds(metrics.duration_buckets, /*positive=*/true, error))
+    report("metrics-duration-buckets", "metrics.duration_buckets: " + error);
+  if (!check_bounds(metrics.size_buckets, /*positive=*/false, error))
+    report("metrics-size-buckets", "metrics.size_buckets: " + error);
+  if (metrics.max_series == 0 && !origins.rejected.contains("metrics-max-series")) {
+    report("metrics-max-series",
+           "metrics.max_series is 0: no request series could be exported; to record nothing, set "
+           "metrics.enabled: false");
+  }
+
+  const std::vector<ExtraLabelConfig>& labels = metrics.extra_labels;
+  auto line_note = [](const ExtraLabelConfig& label) {
+    return label.where.line > 0 ? " (line " + std::to_string(label.where.line) + ")" : std::string();
+  };
+  for (std::size_t i = 0; i < labels.size(); ++i) {
+    const ExtraLabelConfig& label = labels[i];
+    const std::string who =
+        label.name.empty() ? "extra label #" + std::to_string(i + 1) : "extra label " + quote(label.name);
+    for (std::string& message : extra_label_problems(label))
+      problems.push_back(Diagnostic{label.where, who + ": " + message});
+    for (std::size_t earlier = 0; earlier < i; ++earlier) {
+      if (!label.name.empty() && labels[earlier].name == label.name) {
+        problems.push_back(Diagnostic{label.where, "duplicate extra label name " + quote(label.name) +
+                                                       ", first used" + line_note(labels[earlier])});
+        break;
+      }
+    }
+  }
+  if (labels.size() > defaults::kMetricsMaxExtraLabels) {
+    problems.push_back(Diagnostic{labels[defaults::kMetricsMaxExtraLabels].where,
+                                  "metrics.extra_labels: " + std::to_string(labels.size()) +
+                                      " extra labels; at most " +
+                                      std::to_string(defaults::kMetricsMaxExtraLabels) +
+                                      ", as each one multiplies the number of series"});
+  }
+}
+
+void check_user_identity(const UserIdentityConfig& identity, const SettingOrigins& origins,
+                         std::vector<Diagnostic>& problems) {
+  // An invalid source was reported where it was given and left at none; checking the name against none
+  // would only repeat that mistake.
+  if (origins.rejected.contains("user-identity-source")) return;
+  auto report = [&](std::string_view flag, std::string message) {
+    problems.push_back(Diagnostic{origins.find(flag), std::move(message)});
+  };
+  std::string error;
+  switch (identity.source) {
+    case IdentitySource::none:
+      if (!identity.name.empty()) {
+        report("user-identity-name", "user_identity.name is " + quote(identity.name) +
+                                         " but user_identity.source is none, so no user is identified; set "
+                                         "the source too");
+      }
+      break;
+    case IdentitySource::client_address:
+      if (!identity.name.empty()) {
+        report("user-identity-name",
+               "user_identity.name means nothing for source client_address; leave it empty");
+      }
+      break;
+    case IdentitySource::header:
+    case IdentitySource::api_key:
+      if (!identity.name.empty() && !check_header_name(identity.name, error))
+        report("user-identity-name", "user_identity.name: " + error);
+      break;
+    case IdentitySource::cookie:
+      if (identity.name.empty()) {
+        report("user-identity-source",
+               "user_identity.source is cookie but user_identity.name is empty: name the cookie that "
+               "holds the user id");
+      } else if (!check_cookie_name(identity.name, error)) {
+        report("user-identity-name", "user_identity.name: " + error);
+      }
+      break;
+    case IdentitySource::jwt_claim:
+      break;  // any claim name; empty means sub
+  }
 }
 
 LoadResult parse_document(std::string_view yaml, const std::string& file_name) {
@@ -612,6 +1030,9 @@ std::vector<Diagnostic> validate_config(const Config& config, const SettingOrigi
            "unmatched_routes is reject but there are no routes: every request would get 404");
   }
 
+  check_metrics(config, origins, problems);
+  check_user_identity(config.user_identity, origins, problems);
+
   // Each route on its own, then names and shadowing among the well-formed ones.
   std::vector<std::optional<RouteTemplate>> templates(config.routes.size());
   std::vector<bool> well_formed(config.routes.size(), false);
@@ -634,6 +1055,8 @@ std::vector<Diagnostic> validate_config(const Config& config, const SettingOrigi
         fail(who + ": method " + route.methods[m] + " is listed twice");
       }
     }
+    if (!route.duration_buckets.empty() && !check_bounds(route.duration_buckets, /*positive=*/true, error))
+      fail(who + ": buckets: " + error);
     if (route.match == RouteMatch::path_template) templates[i] = RouteTemplate::parse(route.pattern, error);
     well_formed[i] = ok;
   }

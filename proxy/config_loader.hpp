@@ -43,7 +43,8 @@ LoadResult load_config_text(std::string_view yaml, const std::string& file_name)
 
 // Checks that need the whole, final config: an upstream exists, limits agree, listen/admin/upstream
 // addresses do not collide, every route is well-formed, names are unique and no route is shadowed by an
-// earlier one. `origins` lets diagnostics point at where a setting came from.
+// earlier one; the metrics settings and extra labels (well-formed, unique, not too many) and the user
+// identity's name for its source. `origins` lets diagnostics point at where a setting came from.
 std::vector<Diagnostic> validate_config(const Config& config, const SettingOrigins& origins = {});
 
 // "FILE:LINE:COL: message"; "FILE: message" without a line; "message" without a file.

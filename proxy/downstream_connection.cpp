@@ -117,6 +117,7 @@ void DownstreamConnection::begin_request() {
   upgrade_requested_ = false;
   keep_alive_ = true;
   tunnel_done_[0] = tunnel_done_[1] = false;
+  extra_labels_ = {};
   request_parser_.reset();
   response_parser_.reset();
   in_request_ = true;
@@ -173,8 +174,11 @@ void DownstreamConnection::on_request_head() {
   route_ = snapshot_->router.match(request_.method, request_.path);
   if (route_) {
     record_.route_index = static_cast<std::int32_t>(route_->index);
-    record_.route_label = route_->label;
+    const auto& labels = snapshot_->metrics->route_labels;
+    record_.route_label = route_->index < labels.size() ? std::string_view(labels[route_->index])
+                                                        : std::string_view(route_->label);
   }
+  identify_request();
   keep_alive_ = request_.keep_alive;
   upgrade_requested_ = request_.connection_upgrade && !request_.upgrade.empty();
 
@@ -210,12 +214,34 @@ void DownstreamConnection::on_request_head() {
   acquire_upstream();
 }
 
+void DownstreamConnection::identify_request() noexcept {
+  if (!worker_.metrics_enabled()) return;
+  const metrics::MetricsSettings& settings = *snapshot_->metrics;
+  auto header = [this](std::string_view name) -> std::string_view {
+    for (const HeaderField& field : request_.fields)
+      if (iequals(field.name, name)) return field.value;
+    return {};
+  };
+  if (settings.user_source.kind != metrics::UserIdentitySource::Kind::none) {
+    std::string_view user = metrics::extract_user(settings.user_source, header, client_address_,
+                                                  worker_.identity_scratch());
+    // Ids longer than the buffer are cut; they stay distinct enough for a heavy-hitter list.
+    std::size_t n = std::min(user.size(), user_.size());
+    std::memcpy(user_.data(), user.data(), n);
+    record_.user = std::string_view(user_.data(), n);
+    if (n > 0 && settings.top_users > 0) user_token_ = worker_.metrics().user_started(record_.user);
+  }
+  if (!settings.extra_labels.empty())
+    metrics::extract_extra_labels(settings.extra_labels, header, request_.target, extra_labels_);
+}
+
 void DownstreamConnection::acquire_upstream() {
   const auto& endpoints = snapshot_->endpoints;
   endpoint_ = &endpoints[(endpoint_base_ + endpoints_tried_) % endpoints.size()];
   record_.upstream_address = endpoint_->name;
   upstream_ = worker_.upstreams().take(endpoint_->address);
   if (upstream_) {
+    worker_.upstream_acquired();
     record_.upstream_reused = true;
     record_.upstream_connected = Clock::now();
     return send_request_head();
@@ -226,6 +252,7 @@ void DownstreamConnection::acquire_upstream() {
 void DownstreamConnection::connect_upstream() {
   record_.upstream_reused = false;
   upstream_ = std::make_shared<UpstreamConnection>(worker_.io());
+  worker_.upstream_acquired();
   upstream_->endpoint = endpoint_->address;
   upstream_state_ = UpstreamState::connecting;
   set_deadline(DeadlineKind::upstream, snapshot_->config.timeouts.upstream_connect);
@@ -238,6 +265,11 @@ void DownstreamConnection::connect_upstream() {
 
 void DownstreamConnection::on_connect(const ErrorCode& ec) {
   if (ec) {
+    if (worker_.metrics_enabled())
+      worker_.metrics().upstream_connect_error(ec == asio::error::connection_refused ? "refused"
+                                               : ec == asio::error::network_unreachable || ec == asio::error::host_unreachable
+                                                   ? "unreachable"
+                                                   : "error");
     release_upstream(false);
     // Nothing was sent, so another endpoint may be tried whatever the method.
     if (++endpoints_tried_ < snapshot_->endpoints.size()) return acquire_upstream();
@@ -706,7 +738,9 @@ void DownstreamConnection::complete() {
   if (!in_request_) return;
   in_request_ = false;
   record_.done = Clock::now();
-  worker_.complete(record_);
+  worker_.complete(record_, extra_labels_);
+  if (user_token_.monitored()) worker_.metrics().user_finished(user_token_);
+  user_token_ = {};
   worker_.request_finished();
 }
 
@@ -779,6 +813,7 @@ void DownstreamConnection::close() {
 
 void DownstreamConnection::release_upstream(bool reusable) noexcept {
   if (!upstream_) return;
+  worker_.upstream_released();
   if (reusable) {
     worker_.upstreams().put(std::move(upstream_));
   } else {
@@ -856,6 +891,7 @@ void DownstreamConnection::on_deadline(DeadlineKind kind) {
       if (phase_ != Phase::exchange) return;
       switch (upstream_state_) {
         case UpstreamState::connecting:
+          if (worker_.metrics_enabled()) worker_.metrics().upstream_connect_error("timeout");
           return fail(ProxyError::upstream_connect_timeout);
         case UpstreamState::sending:
         case UpstreamState::awaiting_head:

@@ -16,6 +16,8 @@
 #include "proxy/snapshot.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "proxy/worker.hpp"
+#include "metrics/extra_labels.hpp"
+#include "metrics/space_saving.hpp"
 
 namespace apimeter {
 
@@ -149,6 +151,12 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   // Deadlines: the timer is armed for the earliest; moving a deadline later costs nothing.
   std::array<Clock::time_point, static_cast<std::size_t>(DeadlineKind::kCount)> deadlines_{};
   Clock::time_point timer_expiry_ = Clock::time_point::max();
+
+  // Measurement inputs taken from the head; the user id is copied because it may point into scratch.
+  void identify_request() noexcept;
+  metrics::ExtraLabelValues extra_labels_{};
+  metrics::UserToken user_token_{};
+  std::array<char, 128> user_{};
 
   char client_address_[48] = {};
   std::uint16_t client_port_ = 0;

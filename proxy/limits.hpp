@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 
 namespace apimeter {
 
@@ -42,6 +43,24 @@ inline constexpr Duration kDrainTimeout = 30s;  // wait for in-flight requests a
 
 // Size of one pooled I/O buffer; raised to fit the configured header limits.
 inline constexpr std::size_t kIoBufferBytes = 16 * 1024;
+
+// Traffic metrics (metrics.*). Histogram bounds: durations in seconds, the OpenTelemetry HTTP semantic
+// conventions' set; body sizes in bytes, powers of 4 from 64 B to 64 MiB.
+inline constexpr double kMetricsDurationBuckets[] = {0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25,
+                                                     0.5,   0.75, 1,     2.5,  5,     7.5, 10};
+inline constexpr std::uint64_t kMetricsSizeBuckets[] = {
+    64, 256, 1024, 4 * 1024, 16 * 1024, 64 * 1024, 256 * 1024, 1024 * 1024, 4 << 20, 16 << 20, 64 << 20};
+inline constexpr std::size_t kMetricsLearnedTemplates = 200;     // learned route templates per service
+inline constexpr std::size_t kMetricsTopUsers = 20;              // K of the heavy-hitter user list; 0 = off
+inline constexpr std::size_t kMetricsMaxSeries = 50000;          // label sets over all request families
+inline constexpr std::size_t kMetricsMaxExtraLabels = 4;         // each one multiplies the series count
+inline constexpr std::size_t kMetricsMaxExtraLabelValues = 100;  // max_values of one extra label
+inline constexpr std::size_t kMetricsMaxExtraLabelValueBytes = 64;  // one allowed value of an extra label
+
+// User identity (user_identity.*): the name used when user_identity.name is empty.
+inline constexpr std::string_view kUserIdHeader = "X-User-Id";  // source: header
+inline constexpr std::string_view kApiKeyHeader = "X-Api-Key";  // source: api_key
+inline constexpr std::string_view kUserIdClaim = "sub";         // source: jwt_claim
 }  // namespace defaults
 
 struct Limits {

@@ -122,6 +122,16 @@ bool assign_field(Config& config, std::string_view text, std::string& error) {
     std::vector<HostPort> value;
     if (!parse_host_port_list(text, value, error)) return false;
     target = std::move(value);
+  } else if constexpr (K == ValueKind::duration_buckets) {
+    static_assert(std::is_same_v<T, std::vector<double>>);
+    std::vector<double> value;
+    if (!parse_duration_buckets(text, value, error)) return false;
+    target = std::move(value);
+  } else if constexpr (K == ValueKind::size_buckets) {
+    static_assert(std::is_same_v<T, std::vector<std::uint64_t>>);
+    std::vector<std::uint64_t> value;
+    if (!parse_size_buckets(text, value, error)) return false;
+    target = std::move(value);
   } else {
     static_assert(K == ValueKind::duration, "this kind needs its own assign function");
   }
@@ -144,10 +154,18 @@ std::string render_field(const Config& config) {
   } else if constexpr (K == ValueKind::bind_address) {
     return value.to_string();
   } else {
+    static_assert(K == ValueKind::endpoint_list || K == ValueKind::duration_buckets ||
+                  K == ValueKind::size_buckets);
     std::string out;
-    for (const HostPort& endpoint : value) {
+    for (const auto& item : value) {
       if (!out.empty()) out += ',';
-      out += endpoint.to_string();
+      if constexpr (K == ValueKind::endpoint_list) {
+        out += item.to_string();
+      } else if constexpr (K == ValueKind::duration_buckets) {
+        out += format_seconds(item);
+      } else {
+        out += format_size(item);
+      }
     }
     return out;
   }
@@ -208,6 +226,94 @@ bool assign_unmatched_routes(Config& config, std::string_view text, std::string&
 
 std::string render_unmatched_routes(const Config& config) {
   return config.unmatched_routes == UnmatchedRoutes::reject ? "reject" : "forward";
+}
+
+// The spellings of an enum setting, in the order messages list them.
+template <typename E>
+struct EnumName {
+  std::string_view text;
+  E value;
+};
+
+constexpr EnumName<RouteLabel> kRouteLabels[] = {{"template", RouteLabel::path_template},
+                                                 {"name", RouteLabel::name}};
+constexpr EnumName<IdentitySource> kIdentitySources[] = {
+    {"none", IdentitySource::none},           {"header", IdentitySource::header},
+    {"jwt_claim", IdentitySource::jwt_claim}, {"api_key", IdentitySource::api_key},
+    {"cookie", IdentitySource::cookie},       {"client_address", IdentitySource::client_address}};
+
+template <const auto& Names, auto... Path>
+bool assign_enum(Config& config, std::string_view text, std::string& error) {
+  for (const auto& name : Names) {
+    if (name.text == text) {
+      field<Path...>(config) = name.value;
+      return true;
+    }
+  }
+  std::vector<std::string_view> spellings;
+  for (const auto& name : Names) spellings.push_back(name.text);
+  error = "use ";
+  for (std::size_t i = 0; i < spellings.size(); ++i) {
+    if (i > 0) error += i + 1 == spellings.size() ? " or " : ", ";
+    error += spellings[i];
+  }
+  if (const std::string_view near = closest_match(text, spellings); !near.empty())
+    error += " (did you mean " + std::string(near) + "?)";
+  return false;
+}
+
+template <const auto& Names, auto... Path>
+std::string render_enum(const Config& config) {
+  for (const auto& name : Names) {
+    if (name.value == field<Path...>(config)) return std::string(name.text);
+  }
+  return std::string(Names[0].text);
+}
+
+template <ValueKind K, const auto& Names, auto... Path>
+constexpr OptionRow enum_row(std::string_view flag, std::string_view yaml_path, std::string_view help) {
+  return OptionRow{flag, yaml_path, K, help, &assign_enum<Names, Path...>, &render_enum<Names, Path...>};
+}
+
+// Splits `text` on commas and parses each entry with `parse_one`, requiring each to be greater than the
+// one before. `example` finishes the message for an empty list or entry.
+template <typename T, typename ParseOne>
+bool parse_increasing_list(std::string_view text, std::string_view example, ParseOne parse_one,
+                           std::vector<T>& out, std::string& error) {
+  if (text.empty()) {
+    error = "empty; expected " + std::string(example);
+    return false;
+  }
+  std::vector<T> result;
+  std::string_view previous;
+  const bool several = text.find(',') != std::string_view::npos;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.empty()) {
+      error = "empty entry; expected " + std::string(example);
+      return false;
+    }
+    T value{};
+    std::string reason;
+    if (!parse_one(item, value, reason)) {
+      error = several ? "\"" + std::string(item) + "\": " + reason : reason;
+      return false;
+    }
+    if (!result.empty() && !(value > result.back())) {
+      error = std::string(item) + " is not greater than " + std::string(previous) +
+              ", the bucket before it; buckets must be strictly increasing";
+      return false;
+    }
+    result.push_back(value);
+    previous = item;
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  out = std::move(result);
+  return true;
 }
 
 using VK = ValueKind;
@@ -283,6 +389,38 @@ constexpr OptionRow kOptions[] = {
     OptionRow{"unmatched-routes", "unmatched_routes", VK::unmatched_routes,
               "a request no route matches: forward it (path label is templated) or reject it with 404",
               &assign_unmatched_routes, &render_unmatched_routes},
+
+    row<VK::boolean, &Config::metrics, &MetricsConfig::enabled>(
+        "metrics-enabled", "metrics.enabled", "record traffic metrics; false records nothing"),
+    enum_row<VK::route_label, kRouteLabels, &Config::metrics, &MetricsConfig::route_label>(
+        "metrics-route-label", "metrics.route_label",
+        "the http_route label of a configured route: its template/pattern or its name"),
+    row<VK::duration_buckets, &Config::metrics, &MetricsConfig::duration_buckets>(
+        "metrics-duration-buckets", "metrics.duration_buckets",
+        "request duration histogram bounds, increasing; routes may override"),
+    row<VK::size_buckets, &Config::metrics, &MetricsConfig::size_buckets>(
+        "metrics-size-buckets", "metrics.size_buckets", "request and response body size histogram bounds"),
+    row<VK::count, &Config::metrics, &MetricsConfig::learned_templates>(
+        "metrics-learned-templates", "metrics.learned_templates",
+        "route templates learned from unmatched paths; beyond it they share one label"),
+    row<VK::count, &Config::metrics, &MetricsConfig::top_users>(
+        "metrics-top-users", "metrics.top_users",
+        "heaviest users that get their own series; 0 = no per-user metrics"),
+    row<VK::boolean, &Config::metrics, &MetricsConfig::hash_user_ids>(
+        "metrics-hash-user-ids", "metrics.hash_user_ids",
+        "export user ids hashed instead of as sent (they are personal data)"),
+    row<VK::count, &Config::metrics, &MetricsConfig::max_series>(
+        "metrics-max-series", "metrics.max_series",
+        "label sets over all request metrics; new ones beyond it are dropped and counted"),
+
+    enum_row<VK::identity_source, kIdentitySources, &Config::user_identity, &UserIdentityConfig::source>(
+        "user-identity-source", "user_identity.source",
+        "where a request's user id comes from (SOURCE below); jwt_claim reads a Bearer token, api_key "
+        "is hashed"),
+    row<VK::string, &Config::user_identity, &UserIdentityConfig::name>(
+        "user-identity-name", "user_identity.name",
+        "the header, claim or cookie to read; if empty: X-User-Id (header), X-Api-Key (api_key), sub "
+        "(jwt_claim)"),
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -384,6 +522,14 @@ std::string_view value_placeholder(ValueKind kind) noexcept {
       return "stdout|off|FILE";
     case ValueKind::unmatched_routes:
       return "forward|reject";
+    case ValueKind::duration_buckets:
+      return "SECONDS[,...]";
+    case ValueKind::size_buckets:
+      return "SIZE[,...]";
+    case ValueKind::route_label:
+      return "template|name";
+    case ValueKind::identity_source:
+      return "SOURCE";
   }
   return "VALUE";
 }
@@ -410,8 +556,27 @@ std::string_view value_description(ValueKind kind) noexcept {
       return "stdout, off or a file path";
     case ValueKind::unmatched_routes:
       return "forward or reject";
+    case ValueKind::duration_buckets:
+      return "increasing durations like [5ms, 100ms, 1s] or plain seconds like [0.005, 0.1, 1]";
+    case ValueKind::size_buckets:
+      return "increasing sizes like [64, 1KiB, 1MiB]";
+    case ValueKind::route_label:
+      return "template or name";
+    case ValueKind::identity_source:
+      return "none, header, jwt_claim, api_key, cookie or client_address";
   }
   return "a value";
+}
+
+std::string_view item_description(ValueKind kind) noexcept {
+  switch (kind) {
+    case ValueKind::duration_buckets:
+      return "a duration like 100ms or plain seconds like 0.1";
+    case ValueKind::size_buckets:
+      return value_description(ValueKind::size);
+    default:
+      return value_description(kind);
+  }
 }
 
 bool parse_duration(std::string_view text, Duration& out, std::string& error) {
@@ -581,6 +746,63 @@ bool parse_host_port_list(std::string_view text, std::vector<HostPort>& out, std
   }
   out = std::move(result);
   return true;
+}
+
+bool parse_bucket_seconds(std::string_view text, double& seconds, std::string& error) {
+  constexpr double kMinSeconds = 1e-6;
+  constexpr double kMaxSeconds = 365.0 * 24 * 3600;
+  if (text == "+Inf" || text == "Inf" || text == "inf" || text == "+inf" || text == ".inf") {
+    error = "the +Inf bucket is always there; leave it out";
+    return false;
+  }
+  double value = 0;
+  if (!text.empty() && is_digit(text.front()) && text.find_first_not_of("0123456789.") == text.npos) {
+    // Plain seconds, as Prometheus writes the le label.
+    const auto [end, ec] =
+        std::from_chars(text.data(), text.data() + text.size(), value, std::chars_format::fixed);
+    if (ec != std::errc() || end != text.data() + text.size()) {
+      error = "expected a duration like 100ms or plain seconds like 0.1";
+      return false;
+    }
+  } else {
+    Duration duration{};
+    if (!parse_duration(text, duration, error)) {
+      if (error.starts_with("unknown unit")) error += "; or write plain seconds like 0.0005";
+      return false;
+    }
+    value = static_cast<double>(duration.count()) / 1000.0;
+  }
+  if (value <= 0) {
+    error = "must be more than 0";
+    return false;
+  }
+  if (value < kMinSeconds) {
+    error = "shorter than 1us (0.000001)";
+    return false;
+  }
+  if (value > kMaxSeconds) {
+    error = "longer than a year";
+    return false;
+  }
+  seconds = value;
+  return true;
+}
+
+bool parse_duration_buckets(std::string_view text, std::vector<double>& out, std::string& error) {
+  return parse_increasing_list<double>(text, "bounds like 0.005,0.1,1 or 5ms,100ms,1s", parse_bucket_seconds,
+                                       out, error);
+}
+
+bool parse_size_buckets(std::string_view text, std::vector<std::uint64_t>& out, std::string& error) {
+  return parse_increasing_list<std::uint64_t>(text, "bounds like 64,1KiB,1MiB", parse_size, out, error);
+}
+
+std::string format_seconds(double seconds) {
+  // Shortest fixed notation that reads back as the same double; bounds are 1us to a year, so it fits.
+  char buffer[64];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, seconds, std::chars_format::fixed);
+  if (ec != std::errc()) return std::to_string(seconds);
+  return std::string(buffer, end);
 }
 
 std::string format_duration(Duration value) {

@@ -25,6 +25,10 @@ enum class ValueKind {
   endpoint_list,     // host:port[,host:port...]; port 1-65535; YAML also takes a list
   access_log,        // "stdout" | "off" | a file path
   unmatched_routes,  // "forward" | "reject"
+  duration_buckets,  // histogram bounds, increasing: "5ms,10ms,1s" or seconds "0.005,0.01,1"; YAML list too
+  size_buckets,      // histogram bounds, increasing: "64,1KiB,1MiB"; YAML also takes a list
+  route_label,       // "template" | "name"
+  identity_source,   // "none" | "header" | "jwt_claim" | "api_key" | "cookie" | "client_address"
 };
 
 struct OptionRow {
@@ -38,7 +42,10 @@ struct OptionRow {
   std::string (*render)(const Config& config);
 
   std::string env_name() const;  // "APIMETER_CLIENT_HEADER_TIMEOUT"
-  bool is_list() const noexcept { return kind == ValueKind::endpoint_list; }
+  bool is_list() const noexcept {
+    return kind == ValueKind::endpoint_list || kind == ValueKind::duration_buckets ||
+           kind == ValueKind::size_buckets;
+  }
 };
 
 // Every setting, in --help order. The table is constant; callable from any thread.
@@ -50,6 +57,8 @@ const OptionRow* find_option_by_yaml(std::string_view yaml_path) noexcept;  // "
 // "DURATION", "SIZE", ... for usage lines, and "a duration like 10s or 250ms" for messages.
 std::string_view value_placeholder(ValueKind kind) noexcept;
 std::string_view value_description(ValueKind kind) noexcept;
+// What one item of a YAML list for a list kind must be: "a size like 512, 16KiB or 1MiB".
+std::string_view item_description(ValueKind kind) noexcept;
 
 // Value parsers shared by the table, the route loader and the healthcheck command. Each returns false and
 // a reason (without the offending text, which callers quote) when `text` is not a valid spelling.
@@ -59,10 +68,18 @@ bool parse_count(std::string_view text, std::uint64_t& out, std::string& error);
 bool parse_bool(std::string_view text, bool& out, std::string& error);
 bool parse_host_port(std::string_view text, bool allow_port_zero, HostPort& out, std::string& error);
 bool parse_host_port_list(std::string_view text, std::vector<HostPort>& out, std::string& error);
+// One histogram bound in seconds: a duration ("250ms", "2s") or plain seconds ("0.25", "2"); from 1us
+// to a year. The +Inf bucket is implied and may not be written.
+bool parse_bucket_seconds(std::string_view text, double& seconds, std::string& error);
+// Comma-separated bounds, strictly increasing: "0.005,0.01,1", "5ms, 10ms, 1s". A bad entry is named when
+// there are several.
+bool parse_duration_buckets(std::string_view text, std::vector<double>& out, std::string& error);
+bool parse_size_buckets(std::string_view text, std::vector<std::uint64_t>& out, std::string& error);
 
 // Inverse of the parsers, in the largest unit that is exact: 600000ms -> "10m", 16384 -> "16KiB".
 std::string format_duration(Duration value);
 std::string format_size(std::uint64_t bytes);
+std::string format_seconds(double seconds);  // shortest exact decimal: 0.005, 2.5, 10
 
 // The candidate closest to `word` by edit distance when it is close enough to be a likely typo, else "".
 std::string_view closest_match(std::string_view word, std::span<const std::string_view> candidates);

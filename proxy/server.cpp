@@ -5,12 +5,15 @@
 #include <csignal>
 #include <thread>
 
+#include "metrics/metrics_endpoint.hpp"
 #include "proxy/event_log.hpp"
 
 namespace apimeter {
 namespace {
 
 constexpr auto kDrainPoll = std::chrono::milliseconds(50);
+// How often /stats' last-minute window takes a snapshot of the cumulative counters.
+constexpr auto kMetricsTick = std::chrono::seconds(5);
 
 tcp::endpoint resolve_listen(const HostPort& hp, ErrorCode& ec) {
   asio::io_context io;
@@ -39,6 +42,7 @@ Server::Server(CommandLine command_line, Config config)
       initial_config_(std::move(config)),
       signals_(control_),
       drain_timer_(control_),
+      metrics_timer_(control_),
       admin_(control_) {}
 
 Server::~Server() { stop_workers(); }
@@ -64,6 +68,8 @@ bool Server::start() {
   const unsigned workers = worker_count(config);
 
   access_log_ = std::make_unique<AccessLog>(workers);
+  metrics_ = std::make_unique<metrics::MetricsRegistry>(
+      workers, metrics::BuildInfo{APIMETER_VERSION, APIMETER_REVISION}, snapshot_->metrics);
   try {
     access_log_->configure(config.access_log, config.access_log_path, config.service);
   } catch (const std::exception& e) {
@@ -78,7 +84,7 @@ bool Server::start() {
     return false;
   }
   for (unsigned i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, workers, snapshot_, access_log_->writer(i)));
+    workers_.push_back(std::make_unique<Worker>(i, workers, snapshot_, access_log_->writer(i), metrics_->worker(i)));
     // The first bind settles port 0; the others share that port through SO_REUSEPORT.
     tcp::endpoint bound = workers_.back()->listen(listen, ec);
     if (ec) {
@@ -105,9 +111,11 @@ bool Server::start() {
   signals_.add(SIGINT);
   signals_.add(SIGHUP);
   wait_for_signal();
+  add_metrics_endpoints();
   access_log_->start();
   for (auto& worker : workers_) worker->start();
   admin_.start();
+  do_metrics_tick();
   ready_ = true;
 
   std::string upstreams;
@@ -137,6 +145,7 @@ void Server::on_signal(int signal_number) {
     log_event("warn", "second stop signal: stopping without waiting");
     signals_.cancel();
     drain_timer_.cancel();
+    metrics_timer_.cancel();
     control_.stop();
     return;
   }
@@ -153,7 +162,7 @@ void Server::reload() {
   SnapshotPtr next;
   if (problems.empty()) next = build_snapshot(loaded.config, generation_ + 1, problems);
   if (!next) {
-    ++reloads_failed_;
+    metrics_->reload_failed();
     for (const auto& p : problems) log_event("error", format_diagnostic(p));
     log_event("error", "reload rejected; the previous configuration stays in force",
               {{"apimeter.config", command_line_.config_path}});
@@ -167,8 +176,10 @@ void Server::reload() {
     log_event("warn", "listen, admin, workers and access_log changes take effect after a restart");
   ++generation_;
   snapshot_ = next;
+  // The scrape side adopts the new settings first; each worker's shard follows with its snapshot.
+  metrics_->apply(snapshot_->metrics);
   for (auto& worker : workers_) worker->post_snapshot(snapshot_);
-  ++reloads_ok_;
+  metrics_->reload_succeeded();
   log_event("info", "configuration reloaded",
             {{"apimeter.config", command_line_.config_path}, {"apimeter.generation", std::to_string(generation_)}});
 }
@@ -195,12 +206,36 @@ void Server::poll_drain(std::chrono::steady_clock::time_point deadline) {
   if (open == 0 || std::chrono::steady_clock::now() >= deadline) {
     if (open != 0) log_event("warn", "drain timeout: closing connections still open", {{"apimeter.connections", std::to_string(open)}});
     signals_.cancel();
+    metrics_timer_.cancel();
     control_.stop();
     return;
   }
   drain_timer_.expires_after(kDrainPoll);
   drain_timer_.async_wait([this, deadline](const ErrorCode& ec) {
     if (!ec) poll_drain(deadline);
+  });
+}
+
+void Server::add_metrics_endpoints() {
+  admin_.handle("/metrics", [this](const AdminRequest& request) {
+    metrics::RenderedMetrics rendered = metrics::render_metrics(*metrics_, request.accept, request.accept_encoding);
+    AdminResponse response{200, std::string(rendered.content_type), std::move(rendered.body), {}};
+    if (rendered.gzipped) response.headers = {{"Content-Encoding", "gzip"}, {"Vary", "Accept-Encoding"}};
+    return response;
+  });
+  admin_.handle("/stats", [this](const AdminRequest&) {
+    return AdminResponse{200, "application/json", metrics_->stats_json(Clock::now()), {}};
+  });
+  admin_.handle("/routes", [this](const AdminRequest&) {
+    return AdminResponse{200, "text/plain; charset=utf-8", metrics_->routes_report(), {}};
+  });
+}
+
+void Server::do_metrics_tick() {
+  metrics_->tick(Clock::now());
+  metrics_timer_.expires_after(kMetricsTick);
+  metrics_timer_.async_wait([this](const ErrorCode& ec) {
+    if (!ec) do_metrics_tick();
   });
 }
 

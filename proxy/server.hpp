@@ -13,6 +13,7 @@
 #include "proxy/cli.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/worker.hpp"
+#include "metrics/metrics_registry.hpp"
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -38,6 +39,8 @@ class Server {
   void begin_drain();
   void poll_drain(std::chrono::steady_clock::time_point deadline);
   void stop_workers();
+  void add_metrics_endpoints();
+  void do_metrics_tick();
 
   CommandLine command_line_;
   Config initial_config_;
@@ -46,13 +49,13 @@ class Server {
   asio::io_context control_;
   asio::signal_set signals_;
   asio::steady_timer drain_timer_;
+  asio::steady_timer metrics_timer_;
   AdminServer admin_;
   std::unique_ptr<AccessLog> access_log_;
+  std::unique_ptr<metrics::MetricsRegistry> metrics_;  // before workers_: they hold its shards
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> ready_{false};
   bool draining_ = false;
-  std::uint64_t reloads_ok_ = 0;
-  std::uint64_t reloads_failed_ = 0;
 };
 
 }  // namespace apimeter

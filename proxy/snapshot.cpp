@@ -35,6 +35,7 @@ SnapshotPtr build_snapshot(Config config, std::uint64_t generation, std::vector<
     }
   }
   if (!problems.empty()) return nullptr;
+  snapshot->metrics = make_metrics_settings(c, snapshot->router);
 
   const Limits& l = c.limits;
   snapshot->request_limits = {l.max_request_header_bytes, l.max_request_headers, l.max_uri_bytes};
@@ -43,6 +44,47 @@ SnapshotPtr build_snapshot(Config config, std::uint64_t generation, std::vector<
   snapshot->io_buffer_bytes =
       std::max(l.max_request_header_bytes, l.max_response_header_bytes) + defaults::kIoBufferBytes;
   return snapshot;
+}
+
+std::shared_ptr<const metrics::MetricsSettings> make_metrics_settings(const Config& config, const Router& router) {
+  auto settings = std::make_shared<metrics::MetricsSettings>();
+  const MetricsConfig& m = config.metrics;
+  settings->service = config.service;
+  for (const Route& route : router.routes()) {
+    settings->route_labels.push_back(m.route_label == RouteLabel::name ? route.name : route.label);
+    settings->route_buckets.push_back(route.index < config.routes.size() ? config.routes[route.index].duration_buckets
+                                                                         : std::vector<double>{});
+  }
+  settings->duration_buckets = m.duration_buckets;
+  settings->size_buckets.assign(m.size_buckets.begin(), m.size_buckets.end());
+  settings->max_learned_templates = m.learned_templates;
+  settings->top_users = m.top_users;
+  settings->hash_user_ids = m.hash_user_ids;
+  settings->max_series = m.max_series;
+
+  using Kind = metrics::UserIdentitySource::Kind;
+  const UserIdentityConfig& id = config.user_identity;
+  switch (id.source) {
+    case IdentitySource::none: settings->user_source.kind = Kind::none; break;
+    case IdentitySource::header: settings->user_source.kind = Kind::header; break;
+    case IdentitySource::jwt_claim: settings->user_source.kind = Kind::jwt_claim; break;
+    case IdentitySource::api_key: settings->user_source.kind = Kind::api_key_header; break;
+    case IdentitySource::cookie: settings->user_source.kind = Kind::cookie; break;
+    case IdentitySource::client_address: settings->user_source.kind = Kind::client_address; break;
+  }
+  settings->user_source.name = std::string(id.effective_name());
+
+  for (const ExtraLabelConfig& e : m.extra_labels) {
+    metrics::ExtraLabel label;
+    label.label = e.name;
+    label.source = e.source == ExtraLabelSource::header ? metrics::ExtraLabel::Source::header
+                                                        : metrics::ExtraLabel::Source::query;
+    label.key = e.key;
+    label.allowed = e.values;
+    if (e.max_values != 0) label.max_values = e.max_values;
+    settings->extra_labels.push_back(std::move(label));
+  }
+  return settings;
 }
 
 }  // namespace apimeter

@@ -1,5 +1,5 @@
-// The immutable runtime snapshot compiled from a validated Config: routes, resolved upstream endpoints and
-// parser limits. Workers hold it by shared_ptr<const>; a reload builds a new one and swaps it in.
+// The immutable runtime snapshot compiled from a validated Config: routes, resolved upstream endpoints,
+// parser limits and the metrics settings. Workers hold it by shared_ptr<const>; a reload builds a new one and swaps it in.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include "proxy/config.hpp"
 #include "proxy/http_head_parser.hpp"
 #include "proxy/router.hpp"
+#include "metrics/metrics_settings.hpp"
 
 namespace apimeter {
 
@@ -28,7 +29,12 @@ struct Snapshot {
   HeadLimits response_limits{};
   std::size_t io_buffer_bytes = 0;
   std::uint64_t generation = 0;
+  // What the metrics engine needs of this config; route_labels[i] is the http_route of route i.
+  std::shared_ptr<const metrics::MetricsSettings> metrics;
 };
+
+// The metrics engine's view of a config (route labels by route index, buckets, caps, identity source).
+std::shared_ptr<const metrics::MetricsSettings> make_metrics_settings(const Config& config, const Router& router);
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
 

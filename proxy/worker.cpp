@@ -23,12 +23,14 @@ std::size_t worker_share(std::size_t total, unsigned workers) {
 
 }  // namespace
 
-Worker::Worker(unsigned index, unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log)
+Worker::Worker(unsigned index, unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log,
+               metrics::WorkerMetrics& metrics)
     : index_(index),
       worker_count_(worker_count),
       io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       snapshot_(std::move(snapshot)),
       log_(log),
+      metrics_(metrics),
       buffers_(snapshot_->io_buffer_bytes, 256),
       upstreams_(snapshot_->config.pool),
       acceptor_(io_.get_executor()),
@@ -115,6 +117,7 @@ void Worker::on_accept(const ErrorCode& ec) {
   accepting_ = Socket(io_.get_executor());
   connections_.push_back(*connection);
   bump(open_connections_, +1);
+  metrics_.connection_opened();
   connection->start();
   if (max_connections_ != 0 && open_connections() >= max_connections_) {
     accept_paused_ = true;  // resumed by connection_closed()
@@ -126,6 +129,7 @@ void Worker::on_accept(const ErrorCode& ec) {
 void Worker::connection_closed(DownstreamConnection& connection) noexcept {
   if (connection.is_linked()) connection.unlink();
   bump(open_connections_, -1);
+  metrics_.connection_closed();
   if (accept_paused_ && !stopping_ && (max_connections_ == 0 || open_connections() < max_connections_)) {
     accept_paused_ = false;
     do_accept();
@@ -137,6 +141,8 @@ void Worker::do_tick() {
   tick_.async_wait([this](const ErrorCode& ec) {
     if (ec || stopping_) return;
     upstreams_.sweep(std::chrono::steady_clock::now());
+    // Pool gauges are sampled once a second rather than touched on every request.
+    metrics_.upstream_pool(upstreams_.idle_count(), upstream_in_use_);
     do_tick();
   });
 }
@@ -149,10 +155,12 @@ void Worker::apply_snapshot(SnapshotPtr snapshot) {
   upstreams_.close_all();
   max_connections_ = worker_share(snapshot_->config.limits.max_client_connections, worker_count_);
   log_.set_service(snapshot_->config.service);
+  metrics_.apply(snapshot_->metrics);
 }
 
-void Worker::complete(const RequestRecord& record) noexcept {
+void Worker::complete(const RequestRecord& record, const metrics::ExtraLabelValues& extra_labels) noexcept {
   log_.write(record);
+  if (metrics_enabled()) metrics_.record(record, extra_labels);
 }
 
 }  // namespace apimeter

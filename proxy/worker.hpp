@@ -3,7 +3,9 @@
 // functions and the relaxed counters, which other threads may call and read.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <span>
 #include <boost/intrusive/list.hpp>
 #include <cstdint>
 #include <memory>
@@ -15,6 +17,8 @@
 #include "common/request_record.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/upstream_pool.hpp"
+#include "metrics/extra_labels.hpp"
+#include "metrics/worker_metrics.hpp"
 
 namespace apimeter {
 
@@ -23,7 +27,8 @@ using ConnectionHook = boost::intrusive::list_base_hook<boost::intrusive::link_m
 
 class Worker {
  public:
-  Worker(unsigned index, unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log);
+  Worker(unsigned index, unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log,
+         metrics::WorkerMetrics& metrics);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -52,10 +57,23 @@ class Worker {
   bool stopped_accepting() const noexcept { return stopping_; }
   // Start of the next request's walk over the upstream endpoints (round robin per worker).
   std::size_t next_round_robin() noexcept { return round_robin_++; }
-  void request_started() noexcept { bump(active_requests_, +1); }
-  void request_finished() noexcept { bump(active_requests_, -1); }
-  // The one place an exchange is accounted for: access log now, metrics and spans later.
-  void complete(const RequestRecord& record) noexcept;
+  void request_started() noexcept {
+    bump(active_requests_, +1);
+    metrics_.request_started();
+  }
+  void request_finished() noexcept {
+    bump(active_requests_, -1);
+    metrics_.request_finished();
+  }
+  // The one place an exchange is accounted for: access log and metrics (spans later).
+  void complete(const RequestRecord& record, const metrics::ExtraLabelValues& extra_labels) noexcept;
+  bool metrics_enabled() const noexcept { return snapshot_->config.metrics.enabled; }
+  metrics::WorkerMetrics& metrics() noexcept { return metrics_; }
+  // Upstream connections held by exchanges, for the pool gauges.
+  void upstream_acquired() noexcept { ++upstream_in_use_; }
+  void upstream_released() noexcept { --upstream_in_use_; }
+  // Scratch for decoding a user identity (a JWT payload); valid until the next call on this worker.
+  std::span<char> identity_scratch() noexcept { return identity_scratch_; }
   void connection_closed(DownstreamConnection& connection) noexcept;
 
  private:
@@ -72,6 +90,9 @@ class Worker {
   asio::io_context io_;
   SnapshotPtr snapshot_;
   AccessLogWriter& log_;
+  metrics::WorkerMetrics& metrics_;
+  std::size_t upstream_in_use_ = 0;
+  std::array<char, metrics::kUserScratchBytes> identity_scratch_{};
   BufferPool buffers_;
   UpstreamPool upstreams_;
   Acceptor acceptor_;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Side-by-side proxy benchmark: direct to the upstream, apimeter, nginx and HAProxy, in the same run, on
-the same cores, alternating A B C D per round so drift hits every target alike.
+"""Side-by-side proxy benchmark: direct to the upstream, apimeter (metrics on and off), nginx and HAProxy, in
+the same run, on the same cores, alternating the targets in every round so drift hits every target alike.
 
 wrk (keep-alive) runs pinned to one core; the proxy under test and the demo upstream share the other.
 Reported per target: requests/s and p50/p99 latency (median over rounds), proxy CPU microseconds per
@@ -229,6 +229,10 @@ def main():
         p, port = start_apimeter(args, args.server_core, upstream_port, [])
         procs.append(p)
         targets.append(Target("apimeter", port, p, [p.pid]))
+        # The same proxy with measurement off: the price of the metrics is the difference.
+        p, port = start_apimeter(args, args.server_core, upstream_port, ["--metrics-enabled", "false"])
+        procs.append(p)
+        targets.append(Target("apimeter, metrics off", port, p, [p.pid]))
         p, port = start_nginx(workdir, args.server_core, upstream_port)
         procs.append(p)
         time.sleep(0.3)
@@ -279,6 +283,13 @@ def main():
                 per_conn = (t.rss_1000 - t.rss_idle) / args.idle_connections
                 lines.append(f"| {t.name} | {rps:.0f} | {p50:.3f} | {p99:.3f} | {cpu_us:.1f} | "
                              f"{t.rss_idle / 1024:.1f} | {t.rss_1000 / 1024:.1f} | {per_conn:.1f} |")
+        on = next(t for t in targets if t.name == "apimeter")
+        off = next(t for t in targets if t.name == "apimeter, metrics off")
+        rps_on = statistics.median(x["rps"] for x in on.runs)
+        rps_off = statistics.median(x["rps"] for x in off.runs)
+        lines.append("")
+        lines.append(f"Metrics cost: {100 * (rps_off - rps_on) / rps_off:+.1f} % of requests/s "
+                     f"({rps_on:.0f} with metrics on, {rps_off:.0f} off; target at most 3 %).")
         table = "\n".join(lines)
         print()
         print(table)

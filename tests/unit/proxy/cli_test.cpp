@@ -230,6 +230,61 @@ TEST(Cli, ApplySettingsKeepsThePreviousValueOnError) {
   EXPECT_EQ(config.workers, 4u);
 }
 
+TEST(Cli, MetricsAndUserIdentityComeFromFlagsAndEnvironment) {
+  const LoadResult result = effective(
+      {"--upstream", "a:1", "--metrics-enabled=false", "--metrics-route-label", "name",
+       "--metrics-duration-buckets", "5ms,1s", "--user-identity-source", "header", "--metrics-hash-user-ids"},
+      {"APIMETER_METRICS_TOP_USERS=0", "APIMETER_METRICS_MAX_SERIES=100",
+       "APIMETER_METRICS_SIZE_BUCKETS=1KiB,1MiB", "APIMETER_METRICS_LEARNED_TEMPLATES=7",
+       "APIMETER_USER_IDENTITY_NAME=X-Customer"});
+  ASSERT_TRUE(result.ok()) << formatted(result.problems).front();
+  const MetricsConfig& m = result.config.metrics;
+  EXPECT_FALSE(m.enabled);
+  EXPECT_EQ(m.route_label, RouteLabel::name);
+  EXPECT_THAT(m.duration_buckets, ::testing::ElementsAre(0.005, 1));
+  EXPECT_THAT(m.size_buckets, ::testing::ElementsAre(1024u, 1u << 20));
+  EXPECT_EQ(m.top_users, 0u);
+  EXPECT_EQ(m.max_series, 100u);
+  EXPECT_EQ(m.learned_templates, 7u);
+  EXPECT_TRUE(m.hash_user_ids);
+  EXPECT_EQ(result.config.user_identity.source, IdentitySource::header);
+  EXPECT_EQ(result.config.user_identity.effective_name(), "X-Customer");
+}
+
+TEST(Cli, RepeatedBucketFlagsAddUpAndReplaceTheFile) {
+  const std::string path =
+      write_file("apimeter_cli_buckets.yaml", "upstreams: [a:1]\nmetrics:\n  duration_buckets: [1, 2]\n");
+  const LoadResult result = effective(
+      {"--config", path.c_str(), "--metrics-duration-buckets", "0.1", "--metrics-duration-buckets=0.5,1"});
+  ASSERT_TRUE(result.ok()) << formatted(result.problems).front();
+  EXPECT_THAT(result.config.metrics.duration_buckets, ::testing::ElementsAre(0.1, 0.5, 1));
+}
+
+TEST(Cli, BadMetricsValuesNameTheirSource) {
+  const LoadResult result =
+      effective({"--upstream", "a:1", "--metrics-duration-buckets", "1,0.5"},
+                {"APIMETER_METRICS_ROUTE_LABEL=path", "APIMETER_USER_IDENTITY_SOURCE=jwt"});
+  EXPECT_THAT(
+      formatted(result.problems),
+      ::testing::ElementsAre("APIMETER_METRICS_ROUTE_LABEL: invalid value \"path\": use template or name",
+                             HasSubstr("APIMETER_USER_IDENTITY_SOURCE: invalid value \"jwt\": use none"),
+                             HasSubstr("--metrics-duration-buckets: invalid value \"1,0.5\": 0.5 is not "
+                                       "greater than 1")));
+}
+
+TEST(Cli, UserIdentityValidationBlamesTheFlagThatSetIt) {
+  EXPECT_THAT(
+      formatted(effective({"--upstream", "a:1", "--user-identity-source", "cookie"}).problems),
+      ::testing::ElementsAre(HasSubstr("--user-identity-source: user_identity.source is cookie but")));
+  EXPECT_THAT(
+      formatted(effective({"--upstream", "a:1", "--user-identity-source", "header", "--user-identity-name",
+                           "X User"})
+                    .problems),
+      ::testing::ElementsAre(HasSubstr("--user-identity-name: user_identity.name: header name \"X User\"")));
+  EXPECT_TRUE(
+      effective({"--upstream", "a:1", "--user-identity-source=cookie", "--user-identity-name=uid"}).ok());
+}
+
 TEST(CliHealthcheck, DefaultsToLocalAdminAndTwoSeconds) {
   const Parsed p = parse({"healthcheck"});
   ASSERT_TRUE(p.ok);
@@ -288,6 +343,16 @@ TEST(CliHelp, ListsEveryFlagWithEnvVarYamlKeyDefaultAndMeaning) {
   }
   EXPECT_THAT(help, HasSubstr("--client-header-timeout DURATION"));
   EXPECT_THAT(help, HasSubstr("(default 10s)"));
+}
+
+TEST(CliHelp, ExplainsBucketAndIdentitySourceValues) {
+  const std::string help = help_text();
+  EXPECT_THAT(help, HasSubstr("--metrics-duration-buckets SECONDS[,...]"));
+  EXPECT_THAT(help, HasSubstr("(default 0.005,0.01,0.025,0.05,0.075,0.1,0.25,0.5,0.75,1,2.5,5,7.5,10)"));
+  EXPECT_THAT(help, HasSubstr("(default 64,256,1KiB,4KiB,16KiB,64KiB,256KiB,1MiB,4MiB,16MiB,64MiB)"));
+  EXPECT_THAT(help, HasSubstr("SECONDS   histogram bounds"));
+  EXPECT_THAT(help, HasSubstr("SOURCE    none, header, jwt_claim, api_key, cookie or client_address"));
+  EXPECT_THAT(help, HasSubstr("metrics.extra_labels are configured in the file only"));
 }
 
 TEST(CliHelp, ListsTheCommands) {

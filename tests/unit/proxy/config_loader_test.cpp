@@ -412,6 +412,374 @@ TEST(ConfigLoader, EmptyServiceIsReported) {
               HasSubstr("service must not be empty"));
 }
 
+TEST(ConfigLoader, LoadsMetricsAndUserIdentitySettings) {
+  const LoadResult result = load(std::string(kValidBase) + R"(
+metrics:
+  enabled: false
+  route_label: name
+  duration_buckets: [0.01, 100ms, 1, 5s]
+  size_buckets: [0, 1KiB, 1MiB]
+  learned_templates: 10
+  top_users: 0
+  hash_user_ids: true
+  max_series: 1000
+  extra_labels:
+    - name: request_type
+      query: type
+      values: [search, browse]
+    - name: client
+      header: X-Client
+      max_values: 20
+user_identity:
+  source: jwt_claim
+  name: email
+)");
+  ASSERT_TRUE(result.ok()) << format_diagnostic(result.problems.front());
+  const MetricsConfig& m = result.config.metrics;
+  EXPECT_FALSE(m.enabled);
+  EXPECT_EQ(m.route_label, RouteLabel::name);
+  EXPECT_THAT(m.duration_buckets, ::testing::ElementsAre(0.01, 0.1, 1, 5));
+  EXPECT_THAT(m.size_buckets, ::testing::ElementsAre(0u, 1024u, 1u << 20));
+  EXPECT_EQ(m.learned_templates, 10u);
+  EXPECT_EQ(m.top_users, 0u);
+  EXPECT_TRUE(m.hash_user_ids);
+  EXPECT_EQ(m.max_series, 1000u);
+  ASSERT_EQ(m.extra_labels.size(), 2u);
+  EXPECT_EQ(m.extra_labels[0].name, "request_type");
+  EXPECT_EQ(m.extra_labels[0].source, ExtraLabelSource::query);
+  EXPECT_EQ(m.extra_labels[0].key, "type");
+  EXPECT_THAT(m.extra_labels[0].values, ::testing::ElementsAre("search", "browse"));
+  EXPECT_EQ(m.extra_labels[0].max_values, 0u);
+  EXPECT_EQ(m.extra_labels[0].where.line, 13);
+  EXPECT_EQ(m.extra_labels[1].source, ExtraLabelSource::header);
+  EXPECT_EQ(m.extra_labels[1].key, "X-Client");
+  EXPECT_TRUE(m.extra_labels[1].values.empty());
+  EXPECT_EQ(m.extra_labels[1].max_values, 20u);
+  EXPECT_EQ(result.config.user_identity.source, IdentitySource::jwt_claim);
+  EXPECT_EQ(result.config.user_identity.effective_name(), "email");
+  EXPECT_TRUE(validate_config(result.config, result.origins).empty());
+}
+
+TEST(ConfigLoader, BucketsMayBeACommaSeparatedString) {
+  const LoadResult result =
+      load(std::string(kValidBase) + "metrics:\n  duration_buckets: 5ms, 1s\n  size_buckets: \"64,1KiB\"\n");
+  ASSERT_TRUE(result.ok()) << format_diagnostic(result.problems.front());
+  EXPECT_THAT(result.config.metrics.duration_buckets, ::testing::ElementsAre(0.005, 1));
+  EXPECT_THAT(result.config.metrics.size_buckets, ::testing::ElementsAre(64u, 1024u));
+}
+
+TEST(ConfigLoader, UnsortedBucketIsPointedAtExactly) {
+  EXPECT_EQ(only_problem(std::string(kValidBase) + "metrics:\n  duration_buckets: [0.1, 1, 0.5, 2]\n"),
+            "test.yaml:3:30: metrics.duration_buckets: 0.5 is not greater than 1, the bucket before it; "
+            "buckets must be strictly increasing");
+  EXPECT_EQ(only_problem(std::string(kValidBase) + "metrics:\n  size_buckets:\n    - 1KiB\n    - 1024\n"),
+            "test.yaml:5:7: metrics.size_buckets: 1024 is not greater than 1KiB, the bucket before it; "
+            "buckets must be strictly increasing");
+}
+
+TEST(ConfigLoader, EveryBadBucketIsReportedAndTheDefaultKept) {
+  const LoadResult result =
+      load(std::string(kValidBase) + "metrics:\n  duration_buckets: [0, fast, +Inf, 1]\n");
+  std::vector<std::string> all;
+  for (const Diagnostic& d : result.problems) all.push_back(format_diagnostic(d));
+  EXPECT_THAT(all, ::testing::ElementsAre(
+                       "test.yaml:3:22: metrics.duration_buckets: invalid value \"0\": must be more than 0",
+                       HasSubstr("3:25: metrics.duration_buckets: invalid value \"fast\""),
+                       HasSubstr("3:31: metrics.duration_buckets: invalid value \"+Inf\": the +Inf bucket")));
+  EXPECT_EQ(result.config.metrics.duration_buckets, Config().metrics.duration_buckets);
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "metrics:\n  duration_buckets: []\n"),
+              HasSubstr("3:21: metrics.duration_buckets: empty list"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "metrics:\n  size_buckets: [[1]]\n"),
+              HasSubstr("3:18: metrics.size_buckets: each item must be a size like"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "metrics:\n  size_buckets: {a: 1}\n"),
+              HasSubstr("metrics.size_buckets must be increasing sizes like"));
+}
+
+TEST(ConfigLoader, BadMetricsAndUserIdentityValuesNameTheKey) {
+  EXPECT_EQ(only_problem(std::string(kValidBase) + "metrics:\n  route_label: pattern\n"),
+            "test.yaml:3:16: metrics.route_label: invalid value \"pattern\": use template or name");
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "metrics:\n  enabled: yes\n"),
+              HasSubstr("3:12: metrics.enabled: invalid value \"yes\": use true or false"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "metrics:\n  hash_user_ids: 1\n"),
+              HasSubstr("3:18: metrics.hash_user_ids: invalid value \"1\": use true or false"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "metrics:\n  top_users: -1\n"),
+              HasSubstr("3:14: metrics.top_users: invalid value \"-1\": must not be negative"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "metrics:\n  learned_templates: lots\n"),
+              HasSubstr("3:22: metrics.learned_templates: invalid value \"lots\""));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "metrics:\n  max_series: 50k\n"),
+              HasSubstr("3:15: metrics.max_series: invalid value \"50k\""));
+  // An unknown source is reported once, not again as a name that has no source.
+  EXPECT_EQ(
+      only_problem(std::string(kValidBase) + "user_identity:\n  source: jwt\n  name: email\n"),
+      "test.yaml:3:11: user_identity.source: invalid value \"jwt\": use none, header, jwt_claim, api_key, "
+      "cookie or client_address");
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "user_identity:\n  source: Header\n"),
+              HasSubstr("(did you mean header?)"));
+}
+
+TEST(ConfigLoader, UnknownMetricsKeysAreSuggested) {
+  EXPECT_EQ(only_problem(std::string(kValidBase) + "metrics:\n  top_user: 5\n"),
+            "test.yaml:3:3: unknown key \"top_user\" in metrics; did you mean \"top_users\"?");
+  EXPECT_EQ(only_problem(std::string(kValidBase) + "metrics:\n  extra_label: []\n"),
+            "test.yaml:3:3: unknown key \"extra_label\" in metrics; did you mean \"extra_labels\"?");
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "top_users: 5\n"),
+              HasSubstr("did you mean \"metrics.top_users\"?"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "extra_labels: []\n"),
+              HasSubstr("did you mean \"metrics.extra_labels\"?"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "user_identity:\n  sorce: header\n"),
+              HasSubstr("unknown key \"sorce\" in user_identity; did you mean \"source\"?"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "metric:\n  enabled: false\n"),
+              HasSubstr("unknown key \"metric\"; did you mean \"metrics\"?"));
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "metrics: on\n"),
+              HasSubstr("metrics must be a map of enabled, route_label"));
+}
+
+TEST(ConfigLoader, RouteBucketsOverrideTheGlobalOnesForThatRoute) {
+  const LoadResult result =
+      load(std::string(kValidBase) +
+           "routes:\n  - name: search\n    exact: /search\n    buckets: [10ms, 0.05, 1s]\n"
+           "  - name: other\n    prefix: /\n");
+  ASSERT_TRUE(result.ok()) << format_diagnostic(result.problems.front());
+  EXPECT_THAT(result.config.routes[0].duration_buckets, ::testing::ElementsAre(0.01, 0.05, 1));
+  EXPECT_TRUE(result.config.routes[1].duration_buckets.empty());
+  EXPECT_TRUE(validate_config(result.config, result.origins).empty());
+}
+
+TEST(ConfigLoader, BadRouteBucketsAreReportedWhereWrittenAndDropTheRoute) {
+  const std::string route = std::string(kValidBase) + "routes:\n  - name: a\n    exact: /a\n    buckets: ";
+  EXPECT_EQ(
+      only_problem(route + "[1, 0.5]\n"),
+      "test.yaml:5:18: route \"a\": buckets: 0.5 is not greater than 1, the bucket before it; buckets must "
+      "be strictly increasing");
+  EXPECT_EQ(only_problem(route + "[1, -2]\n"),
+            "test.yaml:5:18: route \"a\": buckets: invalid value \"-2\": must not be negative");
+  EXPECT_THAT(
+      only_problem(route + "[]\n"),
+      HasSubstr("5:14: route \"a\": buckets: empty list; omit buckets to use metrics.duration_buckets"));
+  EXPECT_THAT(only_problem(route + "1s\n"), HasSubstr("5:14: route \"a\": buckets must be a list like"));
+  const LoadResult dropped = load(route + "[1, 0.5]\n");
+  EXPECT_TRUE(dropped.config.routes.empty());
+  EXPECT_THAT(
+      only_problem(std::string(kValidBase) + "routes:\n  - name: a\n    exact: /a\n    bucket: [1]\n"),
+      HasSubstr("unknown key \"bucket\"; did you mean \"buckets\"?"));
+}
+
+// A config whose metrics.extra_labels are `items` (each "    - name: ..." with fields indented by 6).
+std::string with_labels(const std::string& items) {
+  return std::string(kValidBase) + "metrics:\n  extra_labels:\n" + items;
+}
+
+TEST(ConfigLoader, ExtraLabelNeedsExactlyOneOfHeaderAndQuery) {
+  EXPECT_EQ(
+      only_problem(with_labels("    - name: tier\n      values: [a]\n")),
+      "test.yaml:4:7: extra label \"tier\": needs header: NAME or query: PARAM, where the value is read "
+      "from");
+  EXPECT_EQ(only_problem(with_labels(
+                "    - name: tier\n      header: X-Tier\n      query: tier\n      values: [a]\n")),
+            "test.yaml:6:7: extra label \"tier\": has both header and query; use exactly one");
+}
+
+TEST(ConfigLoader, ExtraLabelNeedsExactlyOneOfValuesAndMaxValues) {
+  EXPECT_THAT(
+      only_problem(with_labels("    - name: tier\n      header: X-Tier\n")),
+      HasSubstr("4:7: extra label \"tier\": needs values: [allowed, ...] or max_values: N (at most 100)"));
+  EXPECT_EQ(
+      only_problem(
+          with_labels("    - name: tier\n      header: X-Tier\n      values: [a]\n      max_values: 3\n")),
+      "test.yaml:7:7: extra label \"tier\": has both values and max_values; use an allow-list or a cap, not "
+      "both");
+}
+
+TEST(ConfigLoader, ExtraLabelMaxValuesIsOneToAHundred) {
+  const std::string label = "    - name: tier\n      header: X-Tier\n      max_values: ";
+  EXPECT_TRUE(problems_of(with_labels(label + "100\n")).empty());
+  EXPECT_TRUE(problems_of(with_labels(label + "1\n")).empty());
+  EXPECT_EQ(
+      only_problem(with_labels(label + "101\n")),
+      "test.yaml:6:19: extra label \"tier\": max_values: invalid value \"101\": must be 1-100 (each value is "
+      "a set of series of its own)");
+  EXPECT_THAT(only_problem(with_labels(label + "0\n")), HasSubstr("must be 1-100"));
+  EXPECT_THAT(only_problem(with_labels(label + "ten\n")), HasSubstr("expected a whole number"));
+}
+
+TEST(ConfigLoader, ExtraLabelNameMustBeAPrometheusLabelApimeterDoesNotSet) {
+  const auto named = [](const std::string& name) {
+    return with_labels("    - name: \"" + name + "\"\n      query: q\n      max_values: 5\n");
+  };
+  for (const char* builtin : {"service", "http_route", "http_request_method", "http_response_status_code",
+                              "error_type", "user", "le", "quantile"}) {
+    EXPECT_THAT(only_problem(named(builtin)), HasSubstr("is one apimeter sets itself")) << builtin;
+  }
+  EXPECT_THAT(only_problem(named("1tier")),
+              HasSubstr("4:13: extra label \"1tier\": label name \"1tier\" is not a "
+                        "Prometheus label name"));
+  EXPECT_THAT(only_problem(named("request-type")), HasSubstr("is not a Prometheus label name"));
+  EXPECT_THAT(only_problem(named("__tier")), HasSubstr("starts with __, which Prometheus reserves"));
+  EXPECT_THAT(only_problem(named("")), HasSubstr("label name is empty"));
+  EXPECT_TRUE(problems_of(named("_tier2")).empty());
+  EXPECT_THAT(only_problem(with_labels("    - query: q\n      max_values: 5\n")),
+              HasSubstr("4:7: extra label #1: has no name"));
+}
+
+TEST(ConfigLoader, ExtraLabelSourceNamesAreChecked) {
+  EXPECT_THAT(only_problem(with_labels("    - name: tier\n      header: X Tier\n      max_values: 5\n")),
+              HasSubstr("5:15: extra label \"tier\": header name \"X Tier\" is not an HTTP token"));
+  EXPECT_THAT(only_problem(with_labels("    - name: tier\n      query: a&b\n      max_values: 5\n")),
+              HasSubstr("5:14: extra label \"tier\": query parameter name \"a&b\" may not contain"));
+  EXPECT_THAT(only_problem(with_labels("    - name: tier\n      query: \"\"\n      max_values: 5\n")),
+              HasSubstr("query parameter name is empty"));
+  EXPECT_THAT(only_problem(with_labels("    - name: tier\n      query: [a]\n      max_values: 5\n")),
+              HasSubstr("query must be a string; got a list"));
+}
+
+TEST(ConfigLoader, ExtraLabelValuesArePlainUniqueAndNotOther) {
+  const std::string label = "    - name: tier\n      header: X-Tier\n      values: ";
+  EXPECT_THAT(only_problem(with_labels(label + "[gold, gold]\n")),
+              HasSubstr("6:22: extra label \"tier\": value \"gold\" is listed twice"));
+  EXPECT_THAT(only_problem(with_labels(label + "[\"gold plus\"]\n")),
+              HasSubstr("allowed value \"gold plus\" may only contain"));
+  EXPECT_THAT(only_problem(with_labels(label + "[_other]\n")),
+              HasSubstr("\"_other\" is what values outside"));
+  EXPECT_THAT(only_problem(with_labels(label + "[\"\"]\n")), HasSubstr("an allowed value is empty"));
+  EXPECT_THAT(only_problem(with_labels(label + "[" + std::string(65, 'a') + "]\n")),
+              HasSubstr("is longer than 64 bytes"));
+  EXPECT_THAT(only_problem(with_labels(label + "[]\n")), HasSubstr("got an empty list"));
+  std::string many = "[v1";
+  for (int i = 2; i <= 101; ++i) many += ", v" + std::to_string(i);
+  EXPECT_THAT(only_problem(with_labels(label + many + "]\n")),
+              HasSubstr("6:15: extra label \"tier\": values lists 101 values; at most 100"));
+  EXPECT_TRUE(problems_of(with_labels(label + many.substr(0, many.rfind(',')) + "]\n")).empty());
+  EXPECT_THAT(only_problem(with_labels(label + "gold\n")), HasSubstr("values must be a list"));
+  EXPECT_TRUE(problems_of(with_labels(label + "[gold, v1.2, a/b, x@y, \"a:b\", c+d, e-f]\n")).empty());
+}
+
+TEST(ConfigLoader, ExtraLabelUnknownKeyIsSuggestedOrListsTheKnownOnes) {
+  EXPECT_THAT(
+      only_problem(
+          with_labels("    - name: tier\n      header: X-Tier\n      values: [a]\n      max_value: 5\n")),
+      HasSubstr("7:7: extra label \"tier\": unknown key \"max_value\"; did you mean \"max_values\"?"));
+  EXPECT_THAT(
+      problems_of(with_labels("    - name: tier\n      header: X-Tier\n      max_values: 5\n      cap: 5\n")),
+      ::testing::ElementsAre(HasSubstr("unknown key \"cap\"; an extra label has name, header, query, "
+                                       "values, max_values")));
+}
+
+TEST(ConfigLoader, ExtraLabelsMustBeAListOfMaps) {
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "metrics:\n  extra_labels: tier\n"),
+              HasSubstr("3:17: metrics.extra_labels must be a list of labels"));
+  EXPECT_THAT(only_problem(with_labels("    - tier\n")), HasSubstr("4:7: extra label #1 must be a map"));
+  const LoadResult none = load(std::string(kValidBase) + "metrics:\n  extra_labels:\n");
+  EXPECT_TRUE(none.ok());
+  EXPECT_TRUE(none.config.metrics.extra_labels.empty());
+}
+
+TEST(ConfigLoader, DuplicateExtraLabelNameIsReported) {
+  EXPECT_THAT(
+      problems_of(with_labels("    - name: tier\n      header: X-Tier\n      max_values: 5\n"
+                              "    - name: tier\n      query: tier\n      max_values: 5\n")),
+      ::testing::ElementsAre("test.yaml:7:7: duplicate extra label name \"tier\", first used (line 4)"));
+}
+
+TEST(ConfigLoader, AtMostFourExtraLabels) {
+  std::string items;
+  for (int i = 1; i <= 5; ++i)
+    items += "    - name: l" + std::to_string(i) + "\n      query: q" + std::to_string(i) +
+             "\n      max_values: 2\n";
+  EXPECT_EQ(
+      only_problem(with_labels(items)),
+      "test.yaml:16:7: metrics.extra_labels: 5 extra labels; at most 4, as each one multiplies the number "
+      "of series");
+  const std::string four = items.substr(0, items.find("    - name: l5"));
+  EXPECT_TRUE(problems_of(with_labels(four)).empty());
+}
+
+std::string identity(const std::string& fields) {
+  return std::string(kValidBase) + "user_identity:\n" + fields;
+}
+
+TEST(ConfigLoader, UserIdentityNameIsOptionalForHeaderApiKeyAndJwtClaim) {
+  for (const char* source : {"header", "api_key", "jwt_claim", "client_address"}) {
+    EXPECT_TRUE(problems_of(identity(std::string("  source: ") + source + "\n")).empty()) << source;
+  }
+  const LoadResult result = load(identity("  source: api_key\n"));
+  EXPECT_EQ(result.config.user_identity.effective_name(), "X-Api-Key");
+  EXPECT_TRUE(problems_of(identity("  source: header\n  name: X-Customer-Id\n")).empty());
+  EXPECT_TRUE(problems_of(identity("  source: jwt_claim\n  name: https://example.com/tenant\n")).empty());
+}
+
+TEST(ConfigLoader, UserIdentityHeaderNameMustBeAToken) {
+  EXPECT_EQ(
+      only_problem(identity("  source: header\n  name: X User\n")),
+      "test.yaml:4:9: user_identity.name: header name \"X User\" is not an HTTP token (letters, digits and "
+      "!#$%&'*+-.^_`|~)");
+  EXPECT_THAT(only_problem(identity("  source: api_key\n  name: \"X-Key:\"\n")),
+              HasSubstr("not an HTTP token"));
+}
+
+TEST(ConfigLoader, UserIdentityCookieNeedsAValidName) {
+  EXPECT_EQ(
+      only_problem(identity("  source: cookie\n")),
+      "test.yaml:3:11: user_identity.source is cookie but user_identity.name is empty: name the cookie that "
+      "holds the user id");
+  EXPECT_THAT(only_problem(identity("  source: cookie\n  name: \"user;id\"\n")),
+              HasSubstr("4:9: user_identity.name: cookie name \"user;id\" is not a token"));
+  EXPECT_TRUE(problems_of(identity("  source: cookie\n  name: uid\n")).empty());
+}
+
+TEST(ConfigLoader, UserIdentityNameWithoutASourceThatReadsItIsReported) {
+  EXPECT_EQ(only_problem(identity("  name: X-User\n")),
+            "test.yaml:3:9: user_identity.name is \"X-User\" but user_identity.source is none, so no user is "
+            "identified; set the source too");
+  EXPECT_THAT(only_problem(identity("  source: client_address\n  name: X-Forwarded-For\n")),
+              HasSubstr("4:9: user_identity.name means nothing for source client_address"));
+}
+
+TEST(ConfigLoader, ZeroMaxSeriesIsReported) {
+  EXPECT_THAT(only_problem(std::string(kValidBase) + "metrics:\n  max_series: 0\n"),
+              HasSubstr("3:15: metrics.max_series is 0: no request series could be exported"));
+}
+
+TEST(ConfigValidate, ChecksMetricsBuiltInCode) {
+  Config config;
+  config.upstreams.push_back(HostPort{"a", 1});
+  config.metrics.duration_buckets = {1, 0.5};
+  config.metrics.size_buckets = {};
+  ExtraLabelConfig label;
+  label.name = "le";
+  label.key = "X Tier";
+  label.values = {"a", "a"};
+  label.max_values = 3;
+  config.metrics.extra_labels = {label};
+  RouteConfig route;
+  route.name = "r";
+  route.pattern = "/";
+  route.duration_buckets = {0, 1};
+  config.routes.push_back(route);
+  std::vector<std::string> all;
+  for (const Diagnostic& d : validate_config(config)) all.push_back(format_diagnostic(d));
+  EXPECT_THAT(
+      all, ::testing::ElementsAre(
+               "metrics.duration_buckets: bucket #2 is not greater than the one before it; buckets must be "
+               "strictly increasing",
+               "metrics.size_buckets: no buckets",
+               HasSubstr("extra label \"le\": label name \"le\" is one apimeter sets itself"),
+               HasSubstr("extra label \"le\": header name \"X Tier\" is not an HTTP token"),
+               "extra label \"le\": needs exactly one of values (an allow-list) and max_values (a first-come "
+               "cap)",
+               "extra label \"le\": value \"a\" is listed twice",
+               "route \"r\": buckets: bucket #1 must be more than 0"));
+  config = Config{};
+  config.upstreams.push_back(HostPort{"a", 1});
+  label = ExtraLabelConfig{};
+  label.name = "tier";
+  label.source = ExtraLabelSource::query;
+  label.key = "tier";
+  label.max_values = 500;
+  config.metrics.extra_labels = {label};
+  for (const Diagnostic& d : validate_config(config)) all.push_back(format_diagnostic(d));
+  EXPECT_THAT(all.back(), HasSubstr("extra label \"tier\": max_values must be 1-100"));
+}
+
 TEST(ConfigValidate, ChecksRoutesBuiltInCode) {
   Config config;
   config.upstreams.push_back(HostPort{"a", 1});
@@ -463,6 +831,8 @@ TEST(ConfigExamples, ShopExampleIsValid) {
   for (const RouteConfig& r : result.config.routes) names.push_back(r.name);
   EXPECT_THAT(names,
               ::testing::ElementsAre("products", "product", "order", "orders", "cart", "search", "static"));
+  EXPECT_THAT(result.config.routes[5].duration_buckets, ::testing::SizeIs(9));
+  EXPECT_TRUE(result.config.routes[0].duration_buckets.empty());
 }
 
 TEST(ConfigExamples, ShopExampleShowsEverySettingWithItsDefault) {

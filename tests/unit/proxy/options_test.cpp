@@ -259,7 +259,7 @@ TEST(OptionTable, NamesAreUniqueAndYamlNestsOneLevel) {
     EXPECT_TRUE(paths.insert(option.yaml_path).second) << option.yaml_path;
     EXPECT_LE(std::count(option.yaml_path.begin(), option.yaml_path.end(), '.'), 1) << option.yaml_path;
   }
-  EXPECT_EQ(flags.size(), 28u);  // config plus the 27 settings of the file
+  EXPECT_EQ(flags.size(), 38u);  // config plus the 37 settings of the file
 }
 
 TEST(OptionTable, EveryRowRendersItsDefaultInASpellingItAccepts) {
@@ -298,6 +298,179 @@ TEST(OptionTable, LooksUpByYamlPath) {
   EXPECT_EQ(find_option_by_yaml("upstreams"), find_option_by_flag("upstream"));
   EXPECT_EQ(find_option_by_yaml(""), nullptr);  // config is flag and environment only
   EXPECT_EQ(find_option_by_yaml("timeouts"), nullptr);
+}
+
+std::vector<double> seconds_of(std::string_view text) {
+  std::vector<double> out;
+  std::string error;
+  EXPECT_TRUE(parse_duration_buckets(text, out, error)) << text << ": " << error;
+  return out;
+}
+
+std::string seconds_error(std::string_view text) {
+  std::vector<double> out;
+  std::string error;
+  EXPECT_FALSE(parse_duration_buckets(text, out, error)) << text;
+  return error;
+}
+
+std::vector<std::uint64_t> sizes_of(std::string_view text) {
+  std::vector<std::uint64_t> out;
+  std::string error;
+  EXPECT_TRUE(parse_size_buckets(text, out, error)) << text << ": " << error;
+  return out;
+}
+
+std::string sizes_error(std::string_view text) {
+  std::vector<std::uint64_t> out;
+  std::string error;
+  EXPECT_FALSE(parse_size_buckets(text, out, error)) << text;
+  return error;
+}
+
+bool contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(OptionDurationBuckets, AcceptsPlainSecondsAndDurations) {
+  EXPECT_EQ(seconds_of("0.005,0.01,1,2.5"), (std::vector<double>{0.005, 0.01, 1, 2.5}));
+  EXPECT_EQ(seconds_of("5ms, 10ms, 1s, 2500ms, 2m"), (std::vector<double>{0.005, 0.01, 1, 2.5, 120}));
+  EXPECT_EQ(seconds_of("250ms,0.5,1s"), (std::vector<double>{0.25, 0.5, 1}));
+  EXPECT_EQ(seconds_of("0.0005"), (std::vector<double>{0.0005}));
+  EXPECT_EQ(seconds_of("10"), (std::vector<double>{10}));  // a bare number is seconds here
+}
+
+TEST(OptionDurationBuckets, RejectsUnsortedAndRepeatedBoundsNamingBoth) {
+  EXPECT_EQ(seconds_error("0.1,1,0.5"),
+            "0.5 is not greater than 1, the bucket before it; buckets must be strictly increasing");
+  EXPECT_EQ(seconds_error("1s,1000ms"),
+            "1000ms is not greater than 1s, the bucket before it; buckets must be strictly increasing");
+}
+
+TEST(OptionDurationBuckets, RejectsZeroNegativeInfinityAndGarbage) {
+  EXPECT_EQ(seconds_error("0"), "must be more than 0");
+  EXPECT_EQ(seconds_error("0.000"), "must be more than 0");
+  EXPECT_EQ(seconds_error("0.1,0ms"), "\"0ms\": must be more than 0");
+  EXPECT_TRUE(contains(seconds_error("-1"), "negative"));
+  EXPECT_TRUE(contains(seconds_error("+Inf"), "+Inf bucket is always there"));
+  EXPECT_TRUE(contains(seconds_error("1,inf"), "+Inf bucket is always there"));
+  EXPECT_TRUE(contains(seconds_error("500us"), "plain seconds like 0.0005"));
+  EXPECT_TRUE(contains(seconds_error("0.0000001"), "shorter than 1us"));
+  EXPECT_TRUE(contains(seconds_error("40000000"), "longer than a year"));
+  EXPECT_TRUE(contains(seconds_error("1.5s"), "whole number"));
+  for (const char* text : {"", "1,,2", "1,", "1e-3", "1..2", ".5", "fast", "0x10"}) {
+    EXPECT_FALSE(seconds_error(text).empty()) << text;
+  }
+}
+
+TEST(OptionDurationBuckets, FormatsSecondsShortestAndExact) {
+  EXPECT_EQ(format_seconds(0.005), "0.005");
+  EXPECT_EQ(format_seconds(0.0005), "0.0005");
+  EXPECT_EQ(format_seconds(2.5), "2.5");
+  EXPECT_EQ(format_seconds(10), "10");
+  EXPECT_EQ(
+      find_option_by_flag("metrics-duration-buckets")->render(assigned("metrics-duration-buckets", "5ms,1s")),
+      "0.005,1");
+}
+
+TEST(OptionSizeBuckets, AcceptsIncreasingSizesWithUnits) {
+  EXPECT_EQ(sizes_of("0,64,1KiB, 1MiB"), (std::vector<std::uint64_t>{0, 64, 1024, 1 << 20}));
+  EXPECT_EQ(
+      find_option_by_flag("metrics-size-buckets")->render(assigned("metrics-size-buckets", "1024,4MiB")),
+      "1KiB,4MiB");
+}
+
+TEST(OptionSizeBuckets, RejectsUnsortedRepeatedAndBadSizes) {
+  EXPECT_EQ(sizes_error("1KiB,1024"),
+            "1024 is not greater than 1KiB, the bucket before it; buckets must be strictly increasing");
+  EXPECT_EQ(sizes_error("64,16k"),
+            "\"16k\": unknown unit \"k\": use B, KiB, MiB or GiB, or bytes without a unit");
+  EXPECT_TRUE(contains(sizes_error("-1"), "negative"));
+  EXPECT_TRUE(contains(sizes_error(""), "empty"));
+  EXPECT_TRUE(contains(sizes_error("1,,2"), "empty entry"));
+}
+
+TEST(OptionMetrics, RowsWriteTheMetricsFields) {
+  EXPECT_FALSE(assigned("metrics-enabled", "false").metrics.enabled);
+  EXPECT_EQ(assigned("metrics-route-label", "name").metrics.route_label, RouteLabel::name);
+  EXPECT_EQ(assigned("metrics-route-label", "template").metrics.route_label, RouteLabel::path_template);
+  EXPECT_EQ(assigned("metrics-duration-buckets", "0.1,1").metrics.duration_buckets,
+            (std::vector<double>{0.1, 1}));
+  EXPECT_EQ(assigned("metrics-size-buckets", "1KiB").metrics.size_buckets,
+            (std::vector<std::uint64_t>{1024}));
+  EXPECT_EQ(assigned("metrics-learned-templates", "50").metrics.learned_templates, 50u);
+  EXPECT_EQ(assigned("metrics-top-users", "0").metrics.top_users, 0u);
+  EXPECT_TRUE(assigned("metrics-hash-user-ids", "true").metrics.hash_user_ids);
+  EXPECT_EQ(assigned("metrics-max-series", "1000").metrics.max_series, 1000u);
+  EXPECT_EQ(find_option_by_yaml("metrics.top_users"), find_option_by_flag("metrics-top-users"));
+  EXPECT_EQ(find_option_by_env("APIMETER_METRICS_ENABLED"), find_option_by_flag("metrics-enabled"));
+}
+
+TEST(OptionMetrics, BadSpellingsAreRejected) {
+  EXPECT_EQ(assign_error("metrics-route-label", "Template"), "use template or name (did you mean template?)");
+  EXPECT_EQ(assign_error("metrics-route-label", "path"), "use template or name");
+  EXPECT_EQ(assign_error("metrics-enabled", "off"), "use true or false");
+  EXPECT_EQ(assign_error("metrics-hash-user-ids", "yes"), "use true or false");
+  EXPECT_TRUE(contains(assign_error("metrics-top-users", "-1"), "negative"));
+  EXPECT_TRUE(contains(assign_error("metrics-max-series", "50k"), "whole number"));
+  EXPECT_TRUE(contains(assign_error("metrics-learned-templates", "many"), "whole number"));
+  EXPECT_TRUE(contains(assign_error("metrics-duration-buckets", "1,0.5"), "strictly increasing"));
+}
+
+TEST(OptionMetrics, DefaultsComeFromTheLimitsHeader) {
+  const Config config;
+  EXPECT_EQ(find_option_by_flag("metrics-duration-buckets")->render(config),
+            "0.005,0.01,0.025,0.05,0.075,0.1,0.25,0.5,0.75,1,2.5,5,7.5,10");
+  EXPECT_EQ(find_option_by_flag("metrics-size-buckets")->render(config),
+            "64,256,1KiB,4KiB,16KiB,64KiB,256KiB,1MiB,4MiB,16MiB,64MiB");
+  EXPECT_EQ(config.metrics.duration_buckets.size(), std::size(defaults::kMetricsDurationBuckets));
+  EXPECT_EQ(config.metrics.learned_templates, defaults::kMetricsLearnedTemplates);
+  EXPECT_EQ(config.metrics.top_users, 20u);
+  EXPECT_EQ(config.metrics.max_series, 50000u);
+  EXPECT_TRUE(config.metrics.enabled);
+  EXPECT_FALSE(config.metrics.hash_user_ids);
+  EXPECT_EQ(config.metrics.route_label, RouteLabel::path_template);
+  EXPECT_TRUE(config.metrics.extra_labels.empty());
+  EXPECT_EQ(config.user_identity.source, IdentitySource::none);
+  EXPECT_EQ(find_option_by_flag("user-identity-source")->render(config), "none");
+}
+
+TEST(OptionUserIdentity, SourceTakesEachSpellingAndSuggestsNearOnes) {
+  struct Case {
+    const char* text;
+    IdentitySource source;
+  };
+  for (const Case& c :
+       {Case{"none", IdentitySource::none}, Case{"header", IdentitySource::header},
+        Case{"jwt_claim", IdentitySource::jwt_claim}, Case{"api_key", IdentitySource::api_key},
+        Case{"cookie", IdentitySource::cookie}, Case{"client_address", IdentitySource::client_address}}) {
+    const Config config = assigned("user-identity-source", c.text);
+    EXPECT_EQ(config.user_identity.source, c.source) << c.text;
+    EXPECT_EQ(find_option_by_flag("user-identity-source")->render(config), c.text);
+  }
+  EXPECT_EQ(assign_error("user-identity-source", "apikey"),
+            "use none, header, jwt_claim, api_key, cookie or client_address (did you mean api_key?)");
+  EXPECT_TRUE(contains(assign_error("user-identity-source", "jwt-claim"), "did you mean jwt_claim?"));
+  EXPECT_TRUE(contains(assign_error("user-identity-source", "ip"), "use none, header"));
+  EXPECT_FALSE(contains(assign_error("user-identity-source", "ip"), "did you mean"));
+  EXPECT_EQ(assigned("user-identity-name", "X-Customer").user_identity.name, "X-Customer");
+}
+
+TEST(OptionUserIdentity, EmptyNameMeansTheSourcesDefault) {
+  UserIdentityConfig identity;
+  EXPECT_EQ(identity.effective_name(), "");
+  identity.source = IdentitySource::header;
+  EXPECT_EQ(identity.effective_name(), "X-User-Id");
+  identity.source = IdentitySource::api_key;
+  EXPECT_EQ(identity.effective_name(), "X-Api-Key");
+  identity.source = IdentitySource::jwt_claim;
+  EXPECT_EQ(identity.effective_name(), "sub");
+  identity.source = IdentitySource::cookie;
+  EXPECT_EQ(identity.effective_name(), "");
+  identity.name = "session_user";
+  EXPECT_EQ(identity.effective_name(), "session_user");
+  identity.source = IdentitySource::client_address;
+  EXPECT_EQ(identity.effective_name(), "");
 }
 
 TEST(OptionClosestMatch, SuggestsOnlyNearCandidates) {

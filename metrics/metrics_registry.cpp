@@ -1,0 +1,704 @@
+// Scrape-time merge of the worker shards and everything built from it: the families (data model for both
+// exposition formats), /stats and /routes. Runs on the control thread under mutex_, which workers never
+// take; it reads shards only through atomics and published lists, and frees what shards retired.
+#include "metrics/metrics_registry.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "metrics/hash.hpp"
+#include "metrics/json_text.hpp"
+#include "metrics/metric_names.hpp"
+#include "metrics/process_metrics.hpp"
+#include "metrics/route_templater.hpp"
+
+namespace apimeter::metrics {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using Labels = std::vector<ClientMetric::Label>;
+
+constexpr double kNever = std::numeric_limits<double>::infinity();
+constexpr std::string_view kOtherValue = "_other";
+
+struct MergedRequest {
+  RequestLabels labels;
+  double created = kNever;
+  BucketCounts duration;
+  std::uint64_t received = 0;
+  std::uint64_t sent = 0;
+};
+
+struct MergedRoute {
+  std::string route;
+  double created = kNever;
+  BucketCounts upstream, ttfb, overhead, request_body, response_body;
+};
+
+std::string request_key(const RequestLabels& l) {
+  std::string k;
+  k.reserve(l.route.size() + l.error_type.size() + 24);
+  k += l.route;
+  k += '\x1f';
+  k += method_label(l.method);
+  k += '\x1f';
+  k += std::to_string(l.status);
+  k += '\x1f';
+  k += l.error_type;
+  for (const auto& e : l.extra) {
+    k += '\x1f';
+    k += e;
+  }
+  return k;
+}
+
+bool request_less(const MergedRequest& a, const MergedRequest& b) {
+  const auto& x = a.labels;
+  const auto& y = b.labels;
+  return std::tie(x.route, x.method, x.status, x.error_type, x.extra) < std::tie(y.route, y.method, y.status, y.error_type, y.extra);
+}
+
+void add_into(MergedRequest& into, const MergedRequest& from) {
+  into.created = std::min(into.created, from.created);
+  into.duration.add(from.duration);
+  into.received += from.received;
+  into.sent += from.sent;
+}
+
+struct FamilyOut {
+  MetricFamily family;
+  FamilyExtras extras;
+  explicit FamilyOut(const FamilyName& f) {
+    family.name = std::string(f.name);
+    family.help = std::string(f.help);
+    family.type = f.type;
+  }
+  void push(ClientMetric metric, double created = std::numeric_limits<double>::quiet_NaN()) {
+    family.metric.push_back(std::move(metric));
+    MetricExtras x;
+    x.created = created;
+    extras.metrics.push_back(std::move(x));
+  }
+  void into(Exposition& e) {
+    e.families.push_back(std::move(family));
+    e.extras.push_back(std::move(extras));
+  }
+};
+
+ClientMetric counter(Labels labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.counter.value = value;
+  return m;
+}
+
+ClientMetric gauge(Labels labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  m.gauge.value = value;
+  return m;
+}
+
+ClientMetric histogram(Labels labels, const BucketCounts& h) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  const auto& bounds = h.layout->bounds();
+  const std::uint64_t count = h.count();
+  m.histogram.bucket.resize(bounds.size() + 1);
+  for (std::size_t k = 0; k < bounds.size(); ++k) m.histogram.bucket[k] = {h.cumulative[k], bounds[k]};
+  m.histogram.bucket.back() = {count, std::numeric_limits<double>::infinity()};
+  m.histogram.sample_count = count;
+  m.histogram.sample_sum = h.sum;
+  return m;
+}
+
+Labels request_labels(const std::string& service, const RequestLabels& l, const std::vector<ExtraLabel>& extra) {
+  Labels labels;
+  labels.reserve(6);
+  labels.push_back({"service", service});
+  labels.push_back({"http_route", l.route});
+  labels.push_back({"http_request_method", std::string(method_label(l.method))});
+  if (l.status != 0) labels.push_back({"http_response_status_code", std::to_string(l.status)});
+  if (!l.error_type.empty()) labels.push_back({"error_type", l.error_type});
+  for (std::size_t i = 0; i < extra.size() && i < l.extra.size(); ++i)
+    if (!l.extra[i].empty()) labels.push_back({extra[i].label, l.extra[i]});
+  return labels;
+}
+
+Labels route_labels(const std::string& service, const MergedRoute& r) {
+  return {{"service", service}, {"http_route", r.route}};
+}
+
+// A learned template as a config route: unique variable names ({id}, {id_2}), `exact:` when it has none.
+struct PasteableRoute {
+  std::string key;    // "template" or "exact"
+  std::string value;
+  std::string name;
+  bool valid = true;
+};
+
+PasteableRoute pasteable(std::string_view label) {
+  PasteableRoute out;
+  std::map<std::string, int, std::less<>> seen;
+  bool variables = false;
+  std::size_t pos = 1;
+  out.value = "";
+  std::string name_text;
+  while (pos <= label.size()) {
+    std::size_t end = label.find('/', pos);
+    if (end == std::string_view::npos) end = label.size();
+    std::string_view seg = label.substr(pos, end - pos);
+    out.value += '/';
+    if (seg.empty() && end < label.size()) out.valid = false;  // only a trailing empty segment is allowed
+    if (seg.size() > 2 && seg.front() == '{' && seg.back() == '}') {
+      variables = true;
+      std::string var(seg.substr(1, seg.size() - 2));
+      int n = ++seen[var];
+      if (n > 1) var += "_" + std::to_string(n);
+      out.value += "{" + var + "}";
+      name_text += "_" + var;
+    } else {
+      out.value += seg;
+      if (!seg.empty()) name_text += "_" + std::string(seg);
+    }
+    pos = end + 1;
+  }
+  out.key = variables ? "template" : "exact";
+  std::string name = "learned";
+  for (char c : name_text) name += (std::isalnum(static_cast<unsigned char>(c)) != 0) ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : '_';
+  if (name.size() > 60) name.resize(60);
+  out.name = name;
+  return out;
+}
+
+}  // namespace
+
+struct MetricsRegistry::Merged {
+  std::shared_ptr<const MetricsSettings> settings;
+  std::vector<MergedRequest> requests;
+  std::vector<MergedRoute> routes;
+  std::unordered_map<std::string, std::uint64_t> learned_counts;  // before the process-wide cap
+  std::int64_t active_requests = 0;
+  std::int64_t active_connections = 0;
+  std::uint64_t connections_total = 0;
+  std::uint64_t pool_idle = 0;
+  std::uint64_t pool_in_use = 0;
+  std::uint64_t dropped = 0;
+  std::uint64_t anonymous = 0;
+  std::map<std::string, std::uint64_t> connect_errors;
+  bool users = false;
+  double distinct_users = 0;
+};
+
+MetricsRegistry::MetricsRegistry(unsigned workers, BuildInfo build, std::shared_ptr<const MetricsSettings> settings,
+                                 MetricsClock clock)
+    : clock_(std::move(clock)),
+      build_(std::move(build)),
+      budget_(settings->max_series),
+      start_wall_(clock_.wall_seconds()),
+      start_steady_(clock_.steady()),
+      settings_(settings),
+      last_reload_ok_(start_wall_) {
+  workers_.reserve(std::max(workers, 1u));
+  for (unsigned i = 0; i < std::max(workers, 1u); ++i)
+    workers_.push_back(std::make_unique<WorkerMetrics>(settings, budget_, clock_));
+}
+
+MetricsRegistry::~MetricsRegistry() = default;
+
+void MetricsRegistry::apply(std::shared_ptr<const MetricsSettings> settings) {
+  if (!settings) return;
+  std::lock_guard lock(mutex_);
+  if (settings->extra_labels != settings_->extra_labels) extra_values_.clear();
+  budget_.set_limit(settings->max_series);
+  settings_ = std::move(settings);
+}
+
+void MetricsRegistry::reload_succeeded() {
+  reloads_ok_.fetch_add(1, std::memory_order_relaxed);
+  last_reload_ok_.store(clock_.wall_seconds(), std::memory_order_relaxed);
+}
+
+void MetricsRegistry::reload_failed() { reloads_failed_.fetch_add(1, std::memory_order_relaxed); }
+
+MetricsRegistry::Merged MetricsRegistry::merge(Clock::time_point now) const {
+  Merged m;
+  m.settings = settings_;
+  const MetricsSettings& s = *settings_;
+  const std::unordered_set<std::string_view> configured(s.route_labels.begin(), s.route_labels.end());
+
+  std::vector<ShardView*> views;
+  for (const auto& w : workers_) {
+    ShardView* v = w->current_view();
+    // The worker published `v` after retiring these; no reader can reach them any more but us.
+    v->previous.reset();
+    v->retired_requests.clear();
+    v->retired_routes.clear();
+    v->retired_users.reset();
+    views.push_back(v);
+    m.active_requests += w->active_requests();
+    m.active_connections += w->active_connections();
+    m.connections_total += w->connections_total();
+    m.pool_idle += w->pool_idle();
+    m.pool_in_use += w->pool_in_use();
+    m.dropped += w->series_dropped();
+    w->for_each_connect_error([&](std::string_view type, std::uint64_t n) {
+      if (n != 0) m.connect_errors[std::string(type)] += n;
+    });
+  }
+
+  // Request series: merge by label values, then fold what the process-wide caps refuse into "_other".
+  std::unordered_map<std::string, std::size_t> index;
+  std::vector<MergedRequest> raw;
+  for (ShardView* v : views) {
+    v->requests.for_each([&](const RequestSeries& rs) {
+      auto [it, fresh] = index.try_emplace(request_key(rs.labels), raw.size());
+      if (fresh) {
+        raw.emplace_back();
+        raw.back().labels = rs.labels;
+      }
+      MergedRequest& r = raw[it->second];
+      r.labels.learned = r.labels.learned && rs.labels.learned;
+      r.created = std::min(r.created, rs.created);
+      r.duration.add(rs.duration);
+      r.received += rs.received_bytes.load(std::memory_order_relaxed);
+      r.sent += rs.sent_bytes.load(std::memory_order_relaxed);
+    });
+  }
+  for (auto& r : raw) {
+    if (r.labels.learned && configured.contains(r.labels.route)) r.labels.learned = false;
+    if (r.labels.learned) m.learned_counts[r.labels.route] += r.duration.count();
+  }
+  learned_routes_.update(m.learned_counts, s.max_learned_templates);
+  extra_values_.resize(s.extra_labels.size());
+  for (std::size_t i = 0; i < s.extra_labels.size(); ++i) {
+    if (!s.extra_labels[i].allowed.empty()) continue;
+    std::unordered_map<std::string, std::uint64_t> counts;
+    for (const auto& r : raw)
+      if (!r.labels.extra[i].empty() && r.labels.extra[i] != kOtherValue) counts[r.labels.extra[i]] += r.duration.count();
+    extra_values_[i].update(counts, s.extra_labels[i].max_values);
+  }
+  index.clear();
+  m.requests.reserve(raw.size());
+  for (auto& r : raw) {
+    if (r.labels.learned && !learned_routes_.admitted(r.labels.route)) {
+      r.labels.route = kOtherRoute;
+      r.labels.learned = false;
+    }
+    for (std::size_t i = 0; i < s.extra_labels.size() && i < kMaxExtraLabels; ++i) {
+      auto& v = r.labels.extra[i];
+      if (s.extra_labels[i].allowed.empty() && !v.empty() && v != kOtherValue && !extra_values_[i].admitted(v)) v = kOtherValue;
+    }
+    auto [it, fresh] = index.try_emplace(request_key(r.labels), m.requests.size());
+    if (fresh) m.requests.push_back(std::move(r));
+    else add_into(m.requests[it->second], r);
+  }
+  std::sort(m.requests.begin(), m.requests.end(), request_less);
+
+  // Route series, folded with the same admission.
+  std::unordered_map<std::string, std::size_t> route_index;
+  for (ShardView* v : views) {
+    v->routes.for_each([&](const RouteSeries& rs) {
+      const bool learned = rs.learned && !configured.contains(rs.route);
+      const std::string& route = learned && !learned_routes_.admitted(rs.route) ? std::string(kOtherRoute) : rs.route;
+      auto [it, fresh] = route_index.try_emplace(route, m.routes.size());
+      if (fresh) {
+        m.routes.emplace_back();
+        m.routes.back().route = route;
+      }
+      MergedRoute& r = m.routes[it->second];
+      r.created = std::min(r.created, rs.created);
+      r.upstream.add(rs.upstream_duration);
+      r.ttfb.add(rs.time_to_first_byte);
+      r.overhead.add(rs.overhead);
+      r.request_body.add(rs.request_body);
+      r.response_body.add(rs.response_body);
+    });
+  }
+  std::sort(m.routes.begin(), m.routes.end(), [](const MergedRoute& a, const MergedRoute& b) { return a.route < b.route; });
+
+  // Users: merged sketches -> monotonic exported counters; windowed HyperLogLogs -> distinct estimate.
+  m.users = s.user_source.kind != UserIdentitySource::Kind::none;
+  if (m.users) {
+    std::unordered_map<std::string, TopUsersExport::Candidate> candidates;
+    std::vector<SpaceSaving::Entry> entries;
+    std::uint64_t identified = 0;
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      identified += workers_[i]->identified_requests();
+      m.anonymous += workers_[i]->anonymous_requests();
+      if (views[i]->users == nullptr) continue;
+      entries.clear();
+      views[i]->users->snapshot(entries);
+      for (auto& e : entries) {
+        auto& c = candidates[e.key];
+        c.count += e.count;
+        c.error += e.error;
+        c.in_flight += e.in_flight;
+      }
+    }
+    std::vector<TopUsersExport::Candidate> list;
+    list.reserve(candidates.size());
+    for (auto& [user, c] : candidates) {
+      c.user = user;
+      list.push_back(std::move(c));
+    }
+    users_.update(std::move(list), identified, s.top_users, clock_.wall_seconds());
+    auto hll = std::make_unique<HyperLogLog>();
+    for (const auto& w : workers_) w->recent_users().merge_into(*hll, now);
+    m.distinct_users = hll->estimate();
+  }
+  return m;
+}
+
+std::vector<MetricFamily> MetricsRegistry::Collect() const { return collect_exposition().families; }
+
+Exposition MetricsRegistry::collect_exposition() const {
+  std::lock_guard lock(mutex_);
+  const Merged m = merge(clock_.steady());
+  const MetricsSettings& s = *m.settings;
+  const std::string& service = s.service;
+  Exposition e;
+  e.families.reserve(32);
+  e.extras.reserve(32);
+
+  {
+    FamilyOut f(families::kServerDuration);
+    for (const auto& r : m.requests) f.push(histogram(request_labels(service, r.labels, s.extra_labels), r.duration), r.created);
+    f.into(e);
+  }
+  {
+    FamilyOut received(families::kReceivedBytes), sent(families::kSentBytes);
+    for (const auto& r : m.requests) {
+      received.push(counter(request_labels(service, r.labels, s.extra_labels), static_cast<double>(r.received)), r.created);
+      sent.push(counter(request_labels(service, r.labels, s.extra_labels), static_cast<double>(r.sent)), r.created);
+    }
+    received.into(e);
+    sent.into(e);
+  }
+  {
+    FamilyOut client(families::kClientDuration), ttfb(families::kTimeToFirstByte), overhead(families::kOverhead),
+        request_body(families::kRequestBody), response_body(families::kResponseBody);
+    for (const auto& r : m.routes) {
+      // Routes never relayed upstream (local replies only) have no upstream observations: no series.
+      if (!r.upstream.empty() && r.upstream.count() != 0) client.push(histogram(route_labels(service, r), r.upstream), r.created);
+      if (!r.ttfb.empty() && r.ttfb.count() != 0) ttfb.push(histogram(route_labels(service, r), r.ttfb), r.created);
+      overhead.push(histogram(route_labels(service, r), r.overhead), r.created);
+      request_body.push(histogram(route_labels(service, r), r.request_body), r.created);
+      response_body.push(histogram(route_labels(service, r), r.response_body), r.created);
+    }
+    client.into(e);
+    ttfb.into(e);
+    overhead.into(e);
+    request_body.into(e);
+    response_body.into(e);
+  }
+  const Labels svc{{"service", service}};
+  {
+    FamilyOut f(families::kActiveRequests);
+    f.push(gauge(svc, static_cast<double>(std::max<std::int64_t>(m.active_requests, 0))));
+    f.into(e);
+  }
+  {
+    FamilyOut f(families::kActiveConnections);
+    f.push(gauge(svc, static_cast<double>(std::max<std::int64_t>(m.active_connections, 0))));
+    f.into(e);
+  }
+  {
+    FamilyOut f(families::kConnectionsTotal);
+    f.push(counter(svc, static_cast<double>(m.connections_total)), start_wall_);
+    f.into(e);
+  }
+  {
+    FamilyOut f(families::kUpstreamConnections);
+    f.push(gauge({{"service", service}, {"http_connection_state", "idle"}}, static_cast<double>(m.pool_idle)));
+    f.push(gauge({{"service", service}, {"http_connection_state", "active"}}, static_cast<double>(m.pool_in_use)));
+    f.into(e);
+  }
+  {
+    FamilyOut f(families::kConnectErrors);
+    for (const auto& [type, n] : m.connect_errors)
+      f.push(counter({{"service", service}, {"error_type", type}}, static_cast<double>(n)), start_wall_);
+    f.into(e);
+  }
+  if (m.users) {
+    const SipKey key = SipKey::from_secret(s.user_hash_secret);
+    auto exported = [&](const std::string& user) {
+      if (!s.hash_user_ids) return user;
+      std::string out = "u_0000000000000000";
+      write_hex64(siphash24(user, key), std::span<char, 16>(out.data() + 2, 16));
+      return out;
+    };
+    FamilyOut requests(families::kUserRequests), active(families::kUserActive);
+    for (const auto& row : users_.rows()) {
+      Labels labels{{"service", service}, {"user", exported(row.user)}};
+      requests.push(counter(labels, static_cast<double>(row.requests)), row.created);
+      active.push(gauge(std::move(labels), static_cast<double>(std::max<std::int64_t>(row.in_flight, 0))));
+    }
+    requests.push(counter({{"service", service}, {"user", "_other"}}, static_cast<double>(users_.other())), start_wall_);
+    requests.push(counter({{"service", service}, {"user", "_none"}}, static_cast<double>(m.anonymous)), start_wall_);
+    requests.into(e);
+    active.into(e);
+    FamilyOut distinct(families::kDistinctUsers);
+    distinct.push(gauge(svc, std::round(m.distinct_users)));
+    distinct.into(e);
+  }
+  {
+    FamilyOut f(families::kSeriesDropped);
+    f.push(counter(svc, static_cast<double>(m.dropped)), start_wall_);
+    f.into(e);
+  }
+  {
+    FamilyOut f(families::kLearnedRoutes);
+    f.push(gauge(svc, static_cast<double>(learned_routes_.size())));
+    f.into(e);
+  }
+
+  const ProcessSample p = read_process_sample();
+  auto process_gauge = [&](const FamilyName& name, double value) {
+    FamilyOut f(name);
+    f.push(gauge({}, value));
+    f.into(e);
+  };
+  {
+    FamilyOut f(families::kCpu);
+    f.push(counter({}, p.cpu_seconds));
+    f.into(e);
+  }
+  process_gauge(families::kResident, p.resident_bytes);
+  process_gauge(families::kVirtual, p.virtual_bytes);
+  process_gauge(families::kOpenFds, p.open_fds);
+  if (p.max_fds > 0) process_gauge(families::kMaxFds, p.max_fds);
+  process_gauge(families::kStartTime, p.start_time_seconds > 0 ? p.start_time_seconds : start_wall_);
+  {
+    FamilyOut f(families::kBuildInfo);
+    f.extras.info = true;
+    f.push(gauge({{"version", build_.version}, {"revision", build_.revision}}, 1.0));
+    f.into(e);
+  }
+  {
+    FamilyOut f(families::kReloads);
+    f.push(counter({{"result", "success"}}, static_cast<double>(reloads_ok_.load(std::memory_order_relaxed))), start_wall_);
+    f.push(counter({{"result", "failure"}}, static_cast<double>(reloads_failed_.load(std::memory_order_relaxed))), start_wall_);
+    f.into(e);
+  }
+  process_gauge(families::kLastReload, last_reload_ok_.load(std::memory_order_relaxed));
+  return e;
+}
+
+StatsSnapshot MetricsRegistry::snapshot_of(const Merged& m, Clock::time_point at) const {
+  // Full resolution per route for the quantiles: a pass over the shards' request series, folded with the
+  // admission decisions merge() just made. Only /stats and tick() pay for it, never /metrics.
+  const std::unordered_set<std::string_view> configured(m.settings->route_labels.begin(), m.settings->route_labels.end());
+  std::map<std::string, std::pair<std::uint64_t, HistogramData>, std::less<>> routes;  // errors, latency
+  for (const auto& w : workers_) {
+    w->current_view()->requests.for_each([&](const RequestSeries& rs) {
+      const bool learned = rs.labels.learned && !configured.contains(rs.labels.route);
+      const std::string& route = learned && !learned_routes_.admitted(rs.labels.route) ? std::string(kOtherRoute) : rs.labels.route;
+      auto& [errors, latency] = routes[route];
+      const std::uint64_t before = latency.count();
+      latency.add(rs.duration);
+      if (rs.labels.status >= 500) errors += latency.count() - before;
+    });
+  }
+  StatsSnapshot snap;
+  snap.at = at;
+  for (const auto& [route, data] : routes) {
+    const auto& [errors, latency] = data;
+    snap.routes[route].add(latency.count(), errors, latency);
+    snap.all.add(latency.count(), errors, latency);
+  }
+  return snap;
+}
+
+void MetricsRegistry::tick(Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  const Merged m = merge(now);
+  window_.add(snapshot_of(m, now));
+}
+
+std::string MetricsRegistry::stats_json(Clock::time_point now) const {
+  std::lock_guard lock(mutex_);
+  const Merged m = merge(now);
+  const StatsSnapshot current = snapshot_of(m, now);
+  const StatsSnapshot* base = window_.baseline(now);
+  if (base != nullptr && base->at >= now) base = nullptr;
+  const double seconds = std::chrono::duration<double>(now - (base ? base->at : start_steady_)).count();
+  auto before = [&](std::string_view route) -> const WindowSample* {
+    if (!base) return nullptr;
+    auto it = base->routes.find(route);
+    return it == base->routes.end() ? nullptr : &it->second;
+  };
+
+  std::uint64_t received = 0, sent = 0;
+  for (const auto& r : m.requests) {
+    received += r.received;
+    sent += r.sent;
+  }
+  std::string out;
+  out.reserve(1024 + current.routes.size() * 256);
+  auto field = [&](std::string_view name) {
+    if (out.back() != '{' && out.back() != '[') out += ',';
+    append_json_string(out, name);
+    out += ':';
+  };
+  auto live_fields = [&](const LiveStats& l) {
+    field("rate");
+    append_json_number(out, l.rate);
+    field("error_ratio");
+    append_json_number(out, l.error_ratio);
+    field("p50_seconds");
+    append_json_number(out, l.p50);
+    field("p95_seconds");
+    append_json_number(out, l.p95);
+    field("p99_seconds");
+    append_json_number(out, l.p99);
+  };
+  out += '{';
+  field("service");
+  append_json_string(out, m.settings->service);
+  field("window_seconds");
+  append_json_number(out, seconds);
+  field("requests_total");
+  append_json_uint(out, current.all.requests);
+  field("errors_5xx_total");
+  append_json_uint(out, current.all.errors);
+  field("received_bytes_total");
+  append_json_uint(out, received);
+  field("sent_bytes_total");
+  append_json_uint(out, sent);
+  field("active_requests");
+  append_json_number(out, static_cast<double>(std::max<std::int64_t>(m.active_requests, 0)));
+  field("client_connections_active");
+  append_json_number(out, static_cast<double>(std::max<std::int64_t>(m.active_connections, 0)));
+  field("client_connections_total");
+  append_json_uint(out, m.connections_total);
+  field("upstream_connections");
+  out += "{\"idle\":";
+  append_json_uint(out, m.pool_idle);
+  out += ",\"active\":";
+  append_json_uint(out, m.pool_in_use);
+  out += '}';
+  field("series_dropped_total");
+  append_json_uint(out, m.dropped);
+  field("learned_routes");
+  append_json_uint(out, learned_routes_.size());
+  field("last_minute");
+  out += '{';
+  live_fields(live_stats(current.all, base ? &base->all : nullptr, seconds));
+  out += '}';
+
+  // Heaviest routes of the window first.
+  std::vector<std::pair<LiveStats, const std::string*>> routes;
+  for (const auto& [route, sample] : current.routes) routes.emplace_back(live_stats(sample, before(route), seconds), &route);
+  std::sort(routes.begin(), routes.end(), [](const auto& a, const auto& b) {
+    return a.first.requests != b.first.requests ? a.first.requests > b.first.requests : *a.second < *b.second;
+  });
+  field("routes");
+  out += '[';
+  for (const auto& [live, route] : routes) {
+    if (out.back() != '[') out += ',';
+    out += '{';
+    field("route");
+    append_json_string(out, *route);
+    field("requests_total");
+    append_json_uint(out, current.routes.at(*route).requests);
+    field("errors_5xx_total");
+    append_json_uint(out, current.routes.at(*route).errors);
+    live_fields(live);
+    out += '}';
+  }
+  out += ']';
+  if (m.users) {
+    field("users");
+    out += '{';
+    field("distinct_last_minute");
+    append_json_number(out, std::round(m.distinct_users));
+    field("top");
+    out += '[';
+    std::vector<const TopUsersExport::Row*> rows;
+    for (const auto& r : users_.rows()) rows.push_back(&r);
+    std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->requests != b->requests ? a->requests > b->requests : a->user < b->user; });
+    const SipKey key = SipKey::from_secret(m.settings->user_hash_secret);
+    for (const auto* r : rows) {
+      if (out.back() != '[') out += ',';
+      out += '{';
+      field("user");
+      if (m.settings->hash_user_ids) {
+        std::string h = "u_0000000000000000";
+        write_hex64(siphash24(r->user, key), std::span<char, 16>(h.data() + 2, 16));
+        append_json_string(out, h);
+      } else {
+        append_json_string(out, r->user);
+      }
+      field("requests_total");
+      append_json_uint(out, r->requests);
+      field("active_requests");
+      append_json_number(out, static_cast<double>(std::max<std::int64_t>(r->in_flight, 0)));
+      field("listed");
+      out += r->listed ? "true" : "false";
+      out += '}';
+    }
+    out += ']';
+    field("other_requests_total");
+    append_json_uint(out, users_.other());
+    field("anonymous_requests_total");
+    append_json_uint(out, m.anonymous);
+    out += '}';
+  }
+  out += "}\n";
+  return out;
+}
+
+std::string MetricsRegistry::routes_report() const {
+  std::lock_guard lock(mutex_);
+  const Merged m = merge(clock_.steady());
+  const MetricsSettings& s = *m.settings;
+  std::map<std::string, std::uint64_t, std::less<>> counts;
+  for (const auto& r : m.requests) counts[r.labels.route] += r.duration.count();
+
+  std::string out = fmt::format("# apimeter routes report for service \"{}\"\n", s.service);
+  out += "# Configured routes: http_route and requests since start.\n";
+  std::set<std::string_view> listed;
+  for (const auto& label : s.route_labels) {
+    if (!listed.insert(label).second) continue;
+    auto it = counts.find(label);
+    out += fmt::format("#   {:<50} {}\n", label, it == counts.end() ? 0 : it->second);
+  }
+  std::vector<std::pair<std::uint64_t, std::string_view>> learned, folded;
+  for (const auto& [label, n] : m.learned_counts)
+    (learned_routes_.admitted(label) ? learned : folded).emplace_back(n, label);
+  std::sort(learned.begin(), learned.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  auto other = counts.find(kOtherRoute);
+  out += fmt::format(
+      "# Learned templates of unmatched paths: {} with their own http_route (cap {}); {} more templates and\n"
+      "# untemplatable paths are counted as http_route=\"_other\" ({} requests).\n",
+      learned.size(), s.max_learned_templates, folded.size(), other == counts.end() ? 0 : other->second);
+  out += "# Paste the entries you want to keep under `routes:` in the config (names are suggestions):\n";
+  if (learned.empty()) {
+    out += "routes: []\n";
+    return out;
+  }
+  out += "routes:\n";
+  std::set<std::string> names;
+  for (const auto& [n, label] : learned) {
+    PasteableRoute route = pasteable(label);
+    if (!route.valid) {
+      out += fmt::format("  # not pasteable (empty path segment): {}  # {} requests\n", label, n);
+      continue;
+    }
+    std::string name = route.name;
+    for (int i = 2; !names.insert(name).second; ++i) name = route.name + "_" + std::to_string(i);
+    out += fmt::format("  - name: {}  # {} requests\n    {}: {}\n", name, n, route.key, route.value);
+  }
+  return out;
+}
+
+}  // namespace apimeter::metrics

@@ -1,0 +1,81 @@
+// The process's metrics: owns one WorkerMetrics shard per worker and, on the control thread, merges them
+// at scrape time into prometheus-cpp MetricFamily (a Collectable) plus the OpenMetrics extras, /stats JSON
+// and the /routes report. A scrape takes only this object's own lock, which no worker ever takes, so it
+// never blocks a worker. Must not be used from a worker thread except through worker(i).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <prometheus/collectable.h>
+
+#include "common/request_record.hpp"
+#include "metrics/admission.hpp"
+#include "metrics/exposition.hpp"
+#include "metrics/metrics_clock.hpp"
+#include "metrics/metrics_settings.hpp"
+#include "metrics/series_budget.hpp"
+#include "metrics/stats_window.hpp"
+#include "metrics/top_users_export.hpp"
+#include "metrics/worker_metrics.hpp"
+
+namespace apimeter::metrics {
+
+class MetricsRegistry : public prometheus::Collectable {
+ public:
+  // `settings` must not be null. The clock is injectable for tests.
+  MetricsRegistry(unsigned workers, BuildInfo build, std::shared_ptr<const MetricsSettings> settings,
+                  MetricsClock clock = {});
+  ~MetricsRegistry() override;  // only after every worker thread has stopped using its shard
+  MetricsRegistry(const MetricsRegistry&) = delete;
+  MetricsRegistry& operator=(const MetricsRegistry&) = delete;
+
+  // The shard of worker `index`, for that worker's thread only.
+  WorkerMetrics& worker(unsigned index) { return *workers_.at(index); }
+  unsigned worker_count() const noexcept { return static_cast<unsigned>(workers_.size()); }
+
+  // Control thread, on reload: the scrape side adopts `settings` (service, caps, K, hashing); then post
+  // worker(i).apply(settings) to each worker so the shards follow.
+  void apply(std::shared_ptr<const MetricsSettings> settings);
+  void reload_succeeded();
+  void reload_failed();
+
+  // Control thread (any thread that is not a worker). Each call merges all shards.
+  std::vector<prometheus::MetricFamily> Collect() const override;
+  Exposition collect_exposition() const;
+  // /routes: configured routes and learned templates with request counts, learned ones as YAML route
+  // entries that can be pasted into the config.
+  std::string routes_report() const;
+  // /stats: totals, per-route live rate, 5xx ratio and p50/p95/p99 over the last minute, top users.
+  std::string stats_json(Clock::time_point now) const;
+  // Every 5-10 s from the control thread: a snapshot for the last-minute window of /stats.
+  void tick(Clock::time_point now);
+
+ private:
+  struct Merged;
+  Merged merge(Clock::time_point now) const;  // mutex_ held
+  StatsSnapshot snapshot_of(const Merged& merged, Clock::time_point at) const;
+
+  MetricsClock clock_;  // before workers_: they keep a reference
+  BuildInfo build_;
+  SeriesBudget budget_;
+  std::vector<std::unique_ptr<WorkerMetrics>> workers_;
+  double start_wall_;
+  Clock::time_point start_steady_;
+
+  mutable std::mutex mutex_;  // scrape-side state below; never taken by a worker
+  std::shared_ptr<const MetricsSettings> settings_;
+  mutable Admission learned_routes_;
+  mutable std::vector<Admission> extra_values_;
+  mutable TopUsersExport users_;
+  StatsWindow window_;
+
+  std::atomic<std::uint64_t> reloads_ok_{0};
+  std::atomic<std::uint64_t> reloads_failed_{0};
+  std::atomic<double> last_reload_ok_;
+};
+
+}  // namespace apimeter::metrics

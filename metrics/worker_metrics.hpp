@@ -1,0 +1,135 @@
+// One worker's stat shard: everything the request path charges, written only by that worker's thread with
+// relaxed load+store (no lock, no read-modify-write) and no allocation once a series exists; the scrape
+// reads it concurrently through ShardView. It must not be called from any other thread, except the
+// read-only accessors marked "any thread", which the registry uses at scrape time.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/request_record.hpp"
+#include "metrics/extra_labels.hpp"
+#include "metrics/hyperloglog.hpp"
+#include "metrics/metrics_clock.hpp"
+#include "metrics/metrics_settings.hpp"
+#include "metrics/route_table.hpp"
+#include "metrics/series_budget.hpp"
+#include "metrics/shard_view.hpp"
+#include "metrics/space_saving.hpp"
+
+namespace apimeter::metrics {
+
+class WorkerMetrics {
+ public:
+  // Built by MetricsRegistry. `budget` and `clock` outlive the shard.
+  WorkerMetrics(std::shared_ptr<const MetricsSettings> settings, SeriesBudget& budget, const MetricsClock& clock);
+  ~WorkerMetrics();
+  WorkerMetrics(const WorkerMetrics&) = delete;
+  WorkerMetrics& operator=(const WorkerMetrics&) = delete;
+
+  // Worker thread, after a reload. Series whose labels and buckets persist keep their counts; the others are
+  // handed to the scrape to free. Allocates (reload time only).
+  void apply(std::shared_ptr<const MetricsSettings> settings);
+
+  // Worker thread, the complete step: charges every request family from the record. `extra_label_values`
+  // are the raw values of the configured extra labels (extract_extra_labels()), in configuration order.
+  void record(const RequestRecord& record, std::span<const std::string_view> extra_label_values = {}) noexcept;
+
+  // Worker thread: gauges and counters outside the record.
+  void request_started() noexcept { add(active_requests_, 1); }
+  void request_finished() noexcept { add(active_requests_, -1); }
+  void connection_opened() noexcept {
+    add(active_connections_, 1);
+    add(connections_total_, 1);
+  }
+  void connection_closed() noexcept { add(active_connections_, -1); }
+  void upstream_pool(std::size_t idle, std::size_t in_use) noexcept {
+    pool_idle_.store(idle, std::memory_order_relaxed);
+    pool_in_use_.store(in_use, std::memory_order_relaxed);
+  }
+  void upstream_connect_error(std::string_view type) noexcept;
+  // Per-user in-flight requests, for users the shard's heavy-hitter sketch monitors. Keep the token with the
+  // request and hand it back at the end; a user evicted in between is simply not decremented.
+  UserToken user_started(std::string_view user) noexcept;
+  void user_finished(UserToken token) noexcept;
+
+  // --- Any thread (scrape side) ---
+  ShardView* current_view() const noexcept { return view_.load(std::memory_order_acquire); }
+  std::int64_t active_requests() const noexcept { return active_requests_.load(std::memory_order_relaxed); }
+  std::int64_t active_connections() const noexcept { return active_connections_.load(std::memory_order_relaxed); }
+  std::uint64_t connections_total() const noexcept { return connections_total_.load(std::memory_order_relaxed); }
+  std::uint64_t pool_idle() const noexcept { return pool_idle_.load(std::memory_order_relaxed); }
+  std::uint64_t pool_in_use() const noexcept { return pool_in_use_.load(std::memory_order_relaxed); }
+  std::uint64_t series_dropped() const noexcept { return series_dropped_.load(std::memory_order_relaxed); }
+  std::uint64_t anonymous_requests() const noexcept { return anonymous_.load(std::memory_order_relaxed); }
+  std::uint64_t identified_requests() const noexcept { return identified_.load(std::memory_order_relaxed); }
+  const WindowedHyperLogLog& recent_users() const noexcept { return recent_users_; }
+  template <typename F>
+  void for_each_connect_error(F&& f) const {
+    const std::size_t n = connect_error_count_.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i < n; ++i) f(std::string_view(connect_errors_[i].type), connect_errors_[i].count.load(std::memory_order_relaxed));
+    f(std::string_view("_other"), connect_errors_.back().count.load(std::memory_order_relaxed));
+  }
+  // Rough heap footprint of the shard's series (for tests and the memory figures in the README).
+  std::size_t series_memory_bytes() const noexcept;
+
+ private:
+  template <typename T, typename D>
+  static void add(std::atomic<T>& a, D d) noexcept {
+    a.store(static_cast<T>(a.load(std::memory_order_relaxed) + d), std::memory_order_relaxed);
+  }
+  struct RequestKeyHash {
+    std::size_t operator()(const RequestKey& k) const noexcept;
+  };
+  struct ConnectError {
+    std::string type;
+    std::atomic<std::uint64_t> count{0};
+  };
+
+  void configure(const MetricsSettings& s);
+  const LayoutPtr& duration_layout(std::uint32_t route) const noexcept;
+  std::uint8_t error_index(std::string_view error_type) noexcept;
+  RequestSeries* request_series(const RequestKey& key) noexcept;
+  RouteSeries* route_series(std::uint32_t route) noexcept;
+
+  std::shared_ptr<const MetricsSettings> settings_;
+  SeriesBudget& budget_;
+  const MetricsClock& clock_;
+
+  RouteTable routes_;
+  LayoutPtr default_duration_layout_;
+  LayoutPtr size_layout_;
+  std::vector<LayoutPtr> route_duration_layouts_;  // by configured route index (null: default)
+  std::vector<std::string> error_types_;           // index 1.. (0: none, 255: "_other")
+  std::vector<ExtraLabelValuesIndex> extra_labels_;
+
+  std::unordered_map<RequestKey, RequestSeries*, RequestKeyHash> request_index_;
+  std::unordered_map<std::uint32_t, RouteSeries*> route_index_;
+  std::vector<std::unique_ptr<RequestSeries>> request_series_;
+  std::vector<std::unique_ptr<RouteSeries>> route_series_;
+  std::unique_ptr<SpaceSaving> users_;
+  ShardView* view_plain_ = nullptr;  // the writer's copy of view_
+  std::atomic<ShardView*> view_{nullptr};
+
+  WindowedHyperLogLog recent_users_;
+  std::array<ConnectError, kMaxConnectErrorTypes + 1> connect_errors_;  // last: "_other"
+  std::size_t connect_error_plain_ = 0;
+  std::atomic<std::size_t> connect_error_count_{0};
+
+  std::atomic<std::int64_t> active_requests_{0};
+  std::atomic<std::int64_t> active_connections_{0};
+  std::atomic<std::uint64_t> connections_total_{0};
+  std::atomic<std::uint64_t> pool_idle_{0};
+  std::atomic<std::uint64_t> pool_in_use_{0};
+  std::atomic<std::uint64_t> series_dropped_{0};
+  std::atomic<std::uint64_t> anonymous_{0};
+  std::atomic<std::uint64_t> identified_{0};  // monotonic, unlike a sketch's total (sketches are replaced)
+};
+
+}  // namespace apimeter::metrics
