@@ -4,6 +4,7 @@
 #include "metrics/metrics_registry.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -529,7 +530,6 @@ std::string MetricsRegistry::stats_json(Clock::time_point now) const {
   const Merged m = merge(now);
   const StatsSnapshot current = snapshot_of(m, now);
   const StatsSnapshot* base = window_.baseline(now);
-  if (base != nullptr && base->at >= now) base = nullptr;
   const double seconds = std::chrono::duration<double>(now - (base ? base->at : start_steady_)).count();
   auto before = [&](std::string_view route) -> const WindowSample* {
     if (!base) return nullptr;

@@ -8,7 +8,6 @@
 #include <charconv>
 #include <fstream>
 #include <iterator>
-#include <sstream>
 #include <string>
 #include <vector>
 

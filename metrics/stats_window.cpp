@@ -53,8 +53,7 @@ void StatsWindow::add(StatsSnapshot snapshot) {
 }
 
 const StatsSnapshot* StatsWindow::baseline(Clock::time_point now) const {
-  if (snapshots_.empty()) return nullptr;
-  const StatsSnapshot* best = &snapshots_.front();
+  const StatsSnapshot* best = nullptr;
   for (const auto& s : snapshots_)
     if (s.at <= now - window_) best = &s;
   return best;

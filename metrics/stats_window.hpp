@@ -50,7 +50,8 @@ class StatsWindow {
   // Keeps the snapshots a window ending at the newest one can need: everything newer than the window, plus
   // the newest one at or before its start.
   void add(StatsSnapshot snapshot);
-  // The newest snapshot at least one window older than `now`; else the oldest kept; null when empty.
+  // The newest snapshot at least one window older than `now`; null when there is none yet (the caller then
+  // measures from zero at start: a window shorter than a minute, never one of a few milliseconds).
   const StatsSnapshot* baseline(Clock::time_point now) const;
   Clock::duration window() const noexcept { return window_; }
   std::size_t size() const noexcept { return snapshots_.size(); }

@@ -372,6 +372,16 @@ TEST_F(Registry, StatsJsonReportsLastMinuteRateErrorRatioAndPercentiles) {
   EXPECT_NE(later.find("\"rate\":1.6"), std::string::npos) << later;
 }
 
+TEST_F(Registry, StatsInTheFirstMinuteAreOverTheUptime) {
+  make(1);
+  clock.advance(10s);
+  for (int i = 0; i < 20; ++i) w().record(Exchange("GET", "/api/search").route(1, "/api/search").at(clock.steady - 5s));
+  registry->tick(clock.steady);  // a snapshot of a moment ago must not shrink the window to nothing
+  const std::string json = registry->stats_json(clock.steady);
+  EXPECT_NE(json.find("\"window_seconds\":10,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"rate\":2,"), std::string::npos) << json;
+}
+
 TEST_F(Registry, RoutesReportListsConfiguredAndLearnedTemplatesAsPasteableYaml) {
   make(1);
   for (int i = 0; i < 3; ++i) w().record(Exchange("GET", "/api/search").route(1, "/api/search"));

@@ -28,11 +28,12 @@ TEST(StatsWindow, BaselineIsTheNewestSnapshotAtLeastAMinuteOld) {
   EXPECT_EQ(base->at, start + 60s);
   // Older snapshots are dropped: a window ending now never needs them.
   EXPECT_EQ(window.size(), 7u);
-  // Early on, the oldest snapshot is the best there is.
+  // Early on there is none: the caller measures from start instead of over a few seconds.
   StatsWindow young(60s);
   young.add(at(start));
   young.add(at(start + 10s));
-  EXPECT_EQ(young.baseline(start + 15s)->at, start);
+  EXPECT_EQ(young.baseline(start + 15s), nullptr);
+  EXPECT_EQ(young.baseline(start + 60s)->at, start);
 }
 
 TEST(StatsWindow, LiveStatsSubtractTheBaseline) {
