@@ -127,6 +127,10 @@ void SpaceSaving::add(std::string_view key, std::uint64_t hash) noexcept {
     sift_down(p.heap_pos);
     return;
   }
+  insert(key, hash, 1);
+}
+
+std::uint32_t SpaceSaving::insert(std::string_view key, std::uint64_t hash, std::uint64_t increment) noexcept {
   std::uint32_t slot;
   std::uint64_t error = 0;
   if (size_plain_ < capacity_) {
@@ -141,7 +145,7 @@ void SpaceSaving::add(std::string_view key, std::uint64_t hash) noexcept {
   }
   Private& p = private_[slot];
   p.hash = hash;
-  p.count = error + 1;
+  p.count = error + increment;
   p.stamp = ++stamp_;
   p.length = static_cast<std::uint8_t>(key.size());
   std::memcpy(p.key.data(), key.data(), key.size());
@@ -153,11 +157,14 @@ void SpaceSaving::add(std::string_view key, std::uint64_t hash) noexcept {
   } else {
     sift_down(p.heap_pos);
   }
+  return slot;
 }
 
 UserToken SpaceSaving::begin_request(std::string_view key, std::uint64_t hash) noexcept {
+  // A user this worker does not monitor yet is taken in now with nothing counted, so its in-flight
+  // requests show at once; the completion's add() then counts it exactly as an insert would have.
   std::uint32_t s = find(key, hash);
-  if (s == UINT32_MAX) return {};
+  if (s == UINT32_MAX) s = insert(key, hash, 0);
   auto& f = published_[s].in_flight;
   f.store(f.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return {s, private_[s].stamp};

@@ -41,7 +41,7 @@ class SpaceSaving {
 
   // Owning thread only. `key` comes from user_key(); `hash` is hash64(key).
   void add(std::string_view key, std::uint64_t hash) noexcept;
-  UserToken begin_request(std::string_view key, std::uint64_t hash) noexcept;  // in-flight +1 if monitored
+  UserToken begin_request(std::string_view key, std::uint64_t hash) noexcept;  // in-flight +1, monitoring it
   void end_request(UserToken token) noexcept;
 
   std::size_t capacity() const noexcept { return capacity_; }
@@ -58,6 +58,8 @@ class SpaceSaving {
   std::uint64_t total() const noexcept { return total_.load(std::memory_order_relaxed); }
 
  private:
+  // Takes `key` into the sketch (evicting the smallest entry when full) with `increment` counted.
+  std::uint32_t insert(std::string_view key, std::uint64_t hash, std::uint64_t increment) noexcept;
   struct Published;  // what readers see
   struct Private {   // writer only
     std::uint64_t hash = 0;

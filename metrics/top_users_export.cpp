@@ -53,9 +53,9 @@ void TopUsersExport::update(std::vector<Candidate> candidates, std::uint64_t tot
     r.in_flight = it == in_flight.end() ? 0 : it->second;
   }
 
-  // Bound the exported users: beyond 2K, fold the smallest frozen (unlisted) row into "_other"; the
-  // smallest, because its value moves into "_other" at once and shows up there as a jump.
-  const std::size_t max_rows = std::max<std::size_t>(2 * k, 1);
+  // Export exactly the K listed users: a user who drops out is folded into "_other" at once (its series
+  // ends; "_other" jumps by its count, so every sum stays monotonic and equal to the total).
+  const std::size_t max_rows = k;
   while (rows_.size() > max_rows) {
     auto victim = rows_.end();
     for (auto it = rows_.begin(); it != rows_.end(); ++it) {

@@ -1,9 +1,9 @@
 // Turns the merged heavy-hitter sketches into Prometheus counters that behave: one series per listed user
 // plus user="_other", every one monotonic, and their sum equal to the identified requests at every scrape.
 // Each update hands the requests since the previous update to the currently listed (top-K) users according
-// to how their sketch counts grew, and the rest to "_other". A user who drops out keeps a frozen series (so
-// sums never shrink) until more than 2K are exported; then the smallest frozen one is folded into "_other"
-// (its series ends; if the user is listed again later, a new series starts from 0 with a new _created).
+// to how their sketch counts grew, and the rest to "_other". A user who drops out of the top K is folded
+// into "_other" at once (its series ends; if the user is listed again later, a new series starts from 0
+// with a new _created), so at most K users are exported.
 // Scrape side only (the registry's lock); allocation is fine here.
 #pragma once
 

@@ -139,3 +139,255 @@ inline long long elapsed_ms(std::chrono::steady_clock::time_point start) {
 }
 
 }  // namespace apimeter::test
+
+// ---- Admin GETs and the Prometheus text exposition (for the metrics tests) -------------------------------
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <set>
+
+namespace apimeter::test {
+
+// GET `path` on `port` (the admin listener, or any HTTP server) with `extra` header lines; the response,
+// status 0 when none arrived (see its error).
+inline HttpResponse http_get(std::uint16_t port, std::string_view path, std::string_view extra = "",
+                             Millis timeout = kIo) {
+  std::optional<RawConnection> connection;
+  HttpResponse failed;
+  if (RawConnection::try_connect(port, timeout, connection) != 0) {
+    failed.error = "connect failed";
+    return failed;
+  }
+  if (!connection->send(get_request(path, std::string(extra) + "Connection: close\r\n"))) {
+    failed.error = "send failed";
+    return failed;
+  }
+  return read_final_response(*connection, timeout);
+}
+
+using MetricLabels = std::map<std::string, std::string, std::less<>>;
+
+// One sample line of the text format: `name{labels} value`.
+struct MetricSample {
+  std::string name;
+  MetricLabels labels;
+  double value = 0;
+};
+
+// A parsed text exposition (Prometheus 0.0.4; OpenMetrics sample lines parse the same way).
+struct MetricsText {
+  std::vector<MetricSample> samples;
+  std::map<std::string, std::string, std::less<>> types;  // family -> "# TYPE" value
+  std::string error;                                      // the first line that did not parse; empty if none
+
+  // Samples named `name` whose labels include every pair of `match`.
+  std::vector<const MetricSample*> select(std::string_view name, const MetricLabels& match = {}) const {
+    std::vector<const MetricSample*> out;
+    for (const auto& sample : samples) {
+      if (sample.name != name) continue;
+      bool all = true;
+      for (const auto& [key, value] : match) {
+        auto it = sample.labels.find(key);
+        if (it == sample.labels.end() || it->second != value) all = false;
+      }
+      if (all) out.push_back(&sample);
+    }
+    return out;
+  }
+  // The value of the one sample select() finds; nullopt when it finds none or several.
+  std::optional<double> value(std::string_view name, const MetricLabels& match = {}) const {
+    auto found = select(name, match);
+    if (found.size() != 1) return std::nullopt;
+    return found.front()->value;
+  }
+  // Sum over select(); 0 when it finds none.
+  double sum(std::string_view name, const MetricLabels& match = {}) const {
+    double total = 0;
+    for (const auto* sample : select(name, match)) total += sample->value;
+    return total;
+  }
+  // Distinct values of `label` over the samples named `name` (samples without it are skipped).
+  std::set<std::string> label_values(std::string_view name, std::string_view label) const {
+    std::set<std::string> out;
+    for (const auto& sample : samples) {
+      if (sample.name != name) continue;
+      if (auto it = sample.labels.find(label); it != sample.labels.end()) out.insert(it->second);
+    }
+    return out;
+  }
+};
+
+// Parses sample lines (`name`, `name{a="x",b="y\"z"}`, value, optional timestamp or exemplar ignored) and
+// "# TYPE" lines; stops at the first malformed line and reports it in `error`.
+inline MetricsText parse_metrics_text(std::string_view text) {
+  MetricsText out;
+  auto is_name_char = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == ':';
+  };
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (line.empty()) continue;
+    if (line.front() == '#') {
+      if (line.starts_with("# TYPE ")) {
+        std::string_view rest = line.substr(7);
+        auto space = rest.find(' ');
+        if (space != std::string_view::npos)
+          out.types[std::string(rest.substr(0, space))] = rest.substr(space + 1);
+      }
+      continue;
+    }
+    MetricSample sample;
+    std::size_t i = 0;
+    while (i < line.size() && is_name_char(line[i])) ++i;
+    sample.name = line.substr(0, i);
+    bool ok = !sample.name.empty();
+    if (ok && i < line.size() && line[i] == '{') {
+      ++i;
+      while (ok && i < line.size() && line[i] != '}') {
+        std::size_t start = i;
+        while (i < line.size() && is_name_char(line[i])) ++i;
+        std::string key(line.substr(start, i - start));
+        if (key.empty() || i + 1 >= line.size() || line[i] != '=' || line[i + 1] != '"') {
+          ok = false;
+          break;
+        }
+        i += 2;
+        std::string value;
+        while (i < line.size() && line[i] != '"') {
+          if (line[i] == '\\' && i + 1 < line.size()) {
+            char escaped = line[++i];
+            value.push_back(escaped == 'n' ? '\n' : escaped);
+          } else {
+            value.push_back(line[i]);
+          }
+          ++i;
+        }
+        if (i >= line.size()) {
+          ok = false;
+          break;
+        }
+        ++i;  // closing quote
+        ok = sample.labels.emplace(std::move(key), std::move(value)).second;
+        if (i < line.size() && line[i] == ',') ++i;
+      }
+      if (ok && i < line.size())
+        ++i;  // '}'
+      else
+        ok = false;
+    }
+    if (ok && (i >= line.size() || line[i] != ' ')) ok = false;
+    if (ok) {
+      std::string_view rest = line.substr(i + 1);
+      std::string number(rest.substr(0, rest.find(' ')));
+      char* end = nullptr;
+      sample.value = std::strtod(number.c_str(), &end);
+      ok = !number.empty() && end == number.c_str() + number.size();
+    }
+    if (!ok) {
+      out.error = std::string(line);
+      return out;
+    }
+    out.samples.push_back(std::move(sample));
+  }
+  return out;
+}
+
+// GET /metrics (with `extra` header lines) and parse it; `error` says why when the scrape failed.
+inline MetricsText scrape_metrics(std::uint16_t admin_port, std::string_view extra = "") {
+  HttpResponse response = http_get(admin_port, "/metrics", extra);
+  if (response.status != 200 || !response.complete) {
+    MetricsText failed;
+    failed.error = "scrape failed: status " + std::to_string(response.status) + " " + response.error;
+    return failed;
+  }
+  return parse_metrics_text(response.body);
+}
+
+// Every histogram of `metrics` checked for internal consistency: per label set, cumulative bucket counts
+// never decrease with `le`, the +Inf bucket equals _count, and _sum is 0 when _count is. One message per
+// problem; empty when there is none.
+inline std::vector<std::string> histogram_problems(const MetricsText& metrics) {
+  std::vector<std::string> problems;
+  auto key_of = [](const MetricLabels& labels) {
+    std::string key;
+    for (const auto& [k, v] : labels)
+      if (k != "le") key += k + "=" + v + ",";
+    return key;
+  };
+  for (const auto& [family, type] : metrics.types) {
+    if (type != "histogram") continue;
+    std::map<std::string, std::vector<std::pair<double, double>>> buckets;  // label set -> (le, count)
+    std::map<std::string, double> counts, sums;
+    for (const auto& sample : metrics.samples) {
+      if (sample.name == family + "_bucket") {
+        auto le = sample.labels.find("le");
+        if (le == sample.labels.end()) {
+          problems.push_back(family + "_bucket without le");
+          continue;
+        }
+        buckets[key_of(sample.labels)].emplace_back(std::strtod(le->second.c_str(), nullptr), sample.value);
+      } else if (sample.name == family + "_count") {
+        counts[key_of(sample.labels)] = sample.value;
+      } else if (sample.name == family + "_sum") {
+        sums[key_of(sample.labels)] = sample.value;
+      }
+    }
+    for (auto& [key, list] : buckets) {
+      std::sort(list.begin(), list.end());
+      for (std::size_t i = 1; i < list.size(); ++i)
+        if (list[i].second < list[i - 1].second)
+          problems.push_back(family + "{" + key + "} bucket le=" + std::to_string(list[i].first) +
+                             " below the previous");
+      if (list.empty() || !std::isinf(list.back().first)) {
+        problems.push_back(family + "{" + key + "} has no +Inf bucket");
+        continue;
+      }
+      if (!counts.contains(key) || counts[key] != list.back().second)
+        problems.push_back(family + "{" + key + "} +Inf bucket differs from _count");
+      if (!sums.contains(key))
+        problems.push_back(family + "{" + key + "} has no _sum");
+      else if (counts[key] == 0 && sums[key] != 0)
+        problems.push_back(family + "{" + key + "} _sum without observations");
+    }
+    for (const auto& [key, count] : counts)
+      if (!buckets.contains(key)) problems.push_back(family + "{" + key + "} has _count but no buckets");
+  }
+  return problems;
+}
+
+}  // namespace apimeter::test
+
+namespace apimeter::test {
+
+// Scrapes /metrics until `done` holds for a scrape that parsed, or `timeout` passes; the last scrape.
+// Requests are charged when the proxy has finished writing the response, which may be just after the client
+// read it, so a test waits for the count it expects before asserting values.
+inline MetricsText scrape_until(std::uint16_t admin_port, const std::function<bool(const MetricsText&)>& done,
+                                Millis timeout = kIo) {
+  MetricsText last;
+  poll_until(
+      [&] {
+        last = scrape_metrics(admin_port);
+        return last.error.empty() && done(last);
+      },
+      timeout);
+  return last;
+}
+
+// scrape_until() the requests counted (http_server_request_duration_seconds_count over all series) reach
+// `requests`.
+inline MetricsText scrape_after_requests(std::uint16_t admin_port, double requests, Millis timeout = kIo) {
+  return scrape_until(
+      admin_port,
+      [&](const MetricsText& metrics) {
+        return metrics.sum("http_server_request_duration_seconds_count") >= requests;
+      },
+      timeout);
+}
+
+}  // namespace apimeter::test

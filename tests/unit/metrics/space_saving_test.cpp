@@ -76,19 +76,33 @@ TEST(SpaceSaving, InFlightFollowsTokensAndIgnoresEvictedUsers) {
   add(sketch, "bob");
   UserToken a = sketch.begin_request("alice", hash64("alice"));
   UserToken b = sketch.begin_request("bob", hash64("bob"));
-  UserToken nobody = sketch.begin_request("carol", hash64("carol"));
+  // A user not monitored yet is taken in when its request starts, so its in-flight request shows; that
+  // evicts bob (the smallest count), whose token then belongs to nobody.
+  UserToken c = sketch.begin_request("carol", hash64("carol"));
   EXPECT_TRUE(a.monitored());
-  EXPECT_FALSE(nobody.monitored());
-  add(sketch, "carol");  // evicts bob (the smallest count)
+  EXPECT_TRUE(c.monitored());
   sketch.end_request(b);  // bob's entry now belongs to carol: no effect
+  bool saw_carol = false;
   for (const auto& e : entries(sketch)) {
+    EXPECT_NE(e.key, "bob");
     if (e.key == "alice") {
       EXPECT_EQ(e.in_flight, 1);
     }
     if (e.key == "carol") {
-      EXPECT_EQ(e.in_flight, 0);
+      saw_carol = true;
+      EXPECT_EQ(e.in_flight, 1);
+      EXPECT_EQ(e.count, 1u);  // inherited from bob, nothing counted for carol yet
+      EXPECT_EQ(e.error, 1u);
     }
   }
+  EXPECT_TRUE(saw_carol);
+  sketch.end_request(c);
+  add(sketch, "carol");  // the completion counts carol as an insert would have
+  for (const auto& e : entries(sketch))
+    if (e.key == "carol") {
+      EXPECT_EQ(e.in_flight, 0);
+      EXPECT_EQ(e.count, 2u);
+    }
   sketch.end_request(a);
   sketch.end_request(a);  // never below zero
   for (const auto& e : entries(sketch))

@@ -54,7 +54,7 @@ TEST(TopUsersExport, SumOverUsersEqualsTotalAndEverySeriesIsMonotonic) {
     EXPECT_EQ(sum, total) << "round " << round;
     EXPECT_GE(exported.other(), last_other);
     last_other = exported.other();
-    EXPECT_LE(exported.rows().size(), 2 * k);
+    EXPECT_LE(exported.rows().size(), k);
   }
 }
 
