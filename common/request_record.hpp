@@ -46,6 +46,11 @@ struct RequestRecord {
   bool upstream_retried = false; // a stale pooled connection was replaced once
 
   Clock::duration total() const { return done - head_started; }
+  // Whole nanoseconds of a duration derived above; negative (a time point missing) counts as 0.
+  static std::uint64_t nanoseconds(Clock::duration d) noexcept {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+    return ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
+  }
   Clock::duration upstream_time() const {
     return upstream_connected == Clock::time_point{} || upstream_done == Clock::time_point{}
                ? Clock::duration::zero()

@@ -8,31 +8,21 @@
 #include "metrics/openmetrics_serializer.hpp"
 #include "metrics/text_serializer.hpp"
 
+#include "common/http_text.hpp"
+
 namespace apimeter::metrics {
 namespace {
 
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
 
 // Calls f(value, params) for each comma-separated element ("type/sub;a=b;q=0.5").
 template <typename F>
 void for_each_element(std::string_view header, F&& f) {
   while (!header.empty()) {
     std::size_t comma = header.find(',');
-    std::string_view element = trim(header.substr(0, comma));
+    std::string_view element = trim_ows(header.substr(0, comma));
     header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
     std::size_t semi = element.find(';');
-    f(trim(element.substr(0, semi)), semi == std::string_view::npos ? std::string_view{} : element.substr(semi + 1));
+    f(trim_ows(element.substr(0, semi)), semi == std::string_view::npos ? std::string_view{} : element.substr(semi + 1));
   }
 }
 
@@ -40,11 +30,11 @@ void for_each_element(std::string_view header, F&& f) {
 std::string_view param(std::string_view params, std::string_view name) noexcept {
   while (!params.empty()) {
     std::size_t semi = params.find(';');
-    std::string_view p = trim(params.substr(0, semi));
+    std::string_view p = trim_ows(params.substr(0, semi));
     params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi + 1);
     std::size_t eq = p.find('=');
-    if (eq != std::string_view::npos && iequals(trim(p.substr(0, eq)), name)) {
-      std::string_view v = trim(p.substr(eq + 1));
+    if (eq != std::string_view::npos && iequals(trim_ows(p.substr(0, eq)), name)) {
+      std::string_view v = trim_ows(p.substr(eq + 1));
       if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
       return v;
     }

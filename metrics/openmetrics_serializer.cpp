@@ -2,6 +2,8 @@
 // to_chars, so a scrape of a few hundred thousand samples costs milliseconds.
 #include "metrics/openmetrics_serializer.hpp"
 
+#include "metrics/exposition_text.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <string_view>
@@ -14,17 +16,6 @@ using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
 
-void append_escaped(std::string& out, std::string_view s) {
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c != '\\' && c != '"' && c != '\n') continue;
-    out.append(s.substr(run, i - run));
-    out += c == '\\' ? "\\\\" : c == '"' ? "\\\"" : "\\n";
-    run = i + 1;
-  }
-  out.append(s.substr(run));
-}
 
 void append_double(std::string& out, double v) {
   if (std::isnan(v)) {
@@ -46,11 +37,6 @@ void append_double(std::string& out, double v) {
   out.append(buf, r.ptr);
 }
 
-void append_uint(std::string& out, std::uint64_t v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
 
 // Timestamps in fixed notation: "1700000000.25", never "1.7e+09".
 void append_timestamp(std::string& out, double v) {
@@ -59,62 +45,12 @@ void append_timestamp(std::string& out, double v) {
   out.append(buf, r.ptr);
 }
 
-// `a="x",b="y"` for one series, without braces; built once per series, reused by all its samples.
-void build_labels(std::string& labels, const ClientMetric& m) {
-  labels.clear();
-  for (const auto& l : m.label) {
-    if (!labels.empty()) labels += ',';
-    labels += l.name;
-    labels += "=\"";
-    append_escaped(labels, l.value);
-    labels += '"';
-  }
-}
 
-// Canonical "le" texts, reused across the series of a family (they share their buckets).
-class BoundCache {
- public:
-  std::string_view get(double bound) {
-    for (const auto& [b, text] : entries_)
-      if (b == bound) return text;
-    if (entries_.size() >= 64) entries_.clear();
-    entries_.emplace_back(bound, canonical_number(bound));
-    return entries_.back().second;
-  }
 
- private:
-  std::vector<std::pair<double, std::string>> entries_;
-};
 
-struct Series {
-  std::string& out;
-  std::string_view name;
-  const std::string& labels;
-
-  void head(std::string_view suffix) {
-    out += name;
-    out += suffix;
-    if (!labels.empty()) {
-      out += '{';
-      out += labels;
-      out += '}';
-    }
-    out += ' ';
-  }
-  void head(std::string_view suffix, std::string_view extra_name, std::string_view extra_value) {
-    out += name;
-    out += suffix;
-    out += '{';
-    if (!labels.empty()) {
-      out += labels;
-      out += ',';
-    }
-    out += extra_name;
-    out += "=\"";
-    out += extra_value;
-    out += "\"} ";
-  }
-};
+// Canonical "le" texts (see canonical_number), formatted once per bound and family.
+void append_canonical(std::string& out, double v) { out += canonical_number(v); }
+using LeCache = BoundCache<append_canonical>;
 
 bool ends_with(std::string_view s, std::string_view suffix) { return s.size() > suffix.size() && s.ends_with(suffix); }
 
@@ -131,9 +67,9 @@ std::string_view type_name(MetricType type, bool info) {
 
 void append_exemplar(std::string& out, const Exemplar& e) {
   out += " # {trace_id=\"";
-  append_escaped(out, e.trace_id);
+  append_label_escaped(out, e.trace_id);
   out += "\",span_id=\"";
-  append_escaped(out, e.span_id);
+  append_label_escaped(out, e.span_id);
   out += "\"} ";
   append_double(out, e.value);
   if (!std::isnan(e.timestamp)) {
@@ -142,14 +78,14 @@ void append_exemplar(std::string& out, const Exemplar& e) {
   }
 }
 
-void append_created(Series& s, const MetricExtras* x) {
+void append_created(SampleLine& s, const MetricExtras* x) {
   if (x == nullptr || std::isnan(x->created)) return;
   s.head("_created");
   append_timestamp(s.out, x->created);
   s.out += '\n';
 }
 
-void append_histogram(Series& s, const ClientMetric& m, const MetricExtras* x, BoundCache& bounds) {
+void append_histogram(SampleLine& s, const ClientMetric& m, const MetricExtras* x, LeCache& bounds) {
   std::string& out = s.out;
   const auto& h = m.histogram;
   // One prefix per series for all its bucket lines.
@@ -162,17 +98,17 @@ void append_histogram(Series& s, const ClientMetric& m, const MetricExtras* x, B
     out += prefix;
     out += bounds.get(b.upper_bound);
     out += "\"} ";
-    append_uint(out, b.cumulative_count);
+    append_integer(out, b.cumulative_count);
     if (x != nullptr && i < x->bucket_exemplars.size() && x->bucket_exemplars[i]) append_exemplar(out, *x->bucket_exemplars[i]);
     out += '\n';
   }
   if (!has_inf) {
     s.head("_bucket", "le", "+Inf");
-    append_uint(out, h.sample_count);
+    append_integer(out, h.sample_count);
     out += '\n';
   }
   s.head("_count");
-  append_uint(out, h.sample_count);
+  append_integer(out, h.sample_count);
   out += '\n';
   s.head("_sum");
   append_double(out, h.sample_sum);
@@ -212,7 +148,7 @@ std::string serialize_openmetrics(const std::vector<MetricFamily>& families, std
   }
   out.reserve(bytes);
   std::string labels;
-  BoundCache bounds;
+  LeCache bounds;
   for (std::size_t f = 0; f < families.size(); ++f) {
     const MetricFamily& family = families[f];
     const FamilyExtras* fx = f < extras.size() ? &extras[f] : nullptr;
@@ -244,14 +180,14 @@ std::string serialize_openmetrics(const std::vector<MetricFamily>& families, std
       out += "# HELP ";
       out += name;
       out += ' ';
-      append_escaped(out, family.help);
+      append_label_escaped(out, family.help);
       out += '\n';
     }
     for (std::size_t i = 0; i < family.metric.size(); ++i) {
       const ClientMetric& m = family.metric[i];
       const MetricExtras* x = fx != nullptr && i < fx->metrics.size() ? &fx->metrics[i] : nullptr;
       build_labels(labels, m);
-      Series series{out, name, labels};
+      SampleLine series{out, name, labels};
       switch (family.type) {
         case MetricType::Counter:
           series.head("_total");
@@ -274,7 +210,7 @@ std::string serialize_openmetrics(const std::vector<MetricFamily>& families, std
             out += '\n';
           }
           series.head("_count");
-          append_uint(out, m.summary.sample_count);
+          append_integer(out, m.summary.sample_count);
           out += '\n';
           series.head("_sum");
           append_double(out, m.summary.sample_sum);

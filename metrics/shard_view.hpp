@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "metrics/histogram.hpp"
-#include "metrics/http_method.hpp"
+#include "common/http_method.hpp"
 #include "metrics/metrics_settings.hpp"
 #include "metrics/space_saving.hpp"
 

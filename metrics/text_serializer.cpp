@@ -3,6 +3,8 @@
 // Nan/+Inf/-Inf, label values with \\, \" and \n escaped. Builds each series' label text once.
 #include "metrics/text_serializer.hpp"
 
+#include "metrics/exposition_text.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -29,83 +31,14 @@ void append_double(std::string& out, double v) {
   }
 }
 
-template <typename T>
-void append_integer(std::string& out, T v) {
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
 
-void append_escaped(std::string& out, std::string_view s) {
-  std::size_t run = 0;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if (c != '\\' && c != '"' && c != '\n') continue;
-    out.append(s.substr(run, i - run));
-    out += c == '\\' ? "\\\\" : c == '"' ? "\\\"" : "\\n";
-    run = i + 1;
-  }
-  out.append(s.substr(run));
-}
 
-// `a="x",b="y"` for one series, without braces.
-void build_labels(std::string& labels, const ClientMetric& m) {
-  labels.clear();
-  for (const auto& l : m.label) {
-    if (!labels.empty()) labels += ',';
-    labels += l.name;
-    labels += "=\"";
-    append_escaped(labels, l.value);
-    labels += '"';
-  }
-}
 
-// Formatted bucket bounds, reused across the series of a family (they share their buckets).
-class BoundCache {
- public:
-  std::string_view get(double bound) {
-    for (const auto& [b, text] : entries_)
-      if (b == bound || (std::isnan(b) && std::isnan(bound))) return text;
-    std::string text;
-    append_double(text, bound);
-    if (entries_.size() >= 64) entries_.clear();
-    entries_.emplace_back(bound, std::move(text));
-    return entries_.back().second;
-  }
 
- private:
-  std::vector<std::pair<double, std::string>> entries_;
-};
-
-struct Writer {
-  std::string& out;
-  const std::string& name;
-  const std::string& labels;
+// A sample line of this format: the shared head, then an optional timestamp.
+struct Writer : SampleLine {
   std::int64_t timestamp_ms;
 
-  void head(std::string_view suffix) {
-    out += name;
-    out += suffix;
-    if (!labels.empty()) {
-      out += '{';
-      out += labels;
-      out += '}';
-    }
-    out += ' ';
-  }
-  void head(std::string_view suffix, std::string_view extra_name, std::string_view extra_value) {
-    out += name;
-    out += suffix;
-    out += '{';
-    if (!labels.empty()) {
-      out += labels;
-      out += ',';
-    }
-    out += extra_name;
-    out += "=\"";
-    out += extra_value;
-    out += "\"} ";
-  }
   void tail() {
     if (timestamp_ms != 0) {
       out += ' ';
@@ -147,7 +80,7 @@ std::string serialize_text(const std::vector<MetricFamily>& families) {
   std::string out;
   out.reserve(estimate_size(families));
   std::string labels, bucket_prefix;
-  BoundCache bounds;
+  BoundCache<append_double> bounds;
   for (const auto& family : families) {
     if (!family.help.empty()) {
       out += "# HELP ";
@@ -163,7 +96,7 @@ std::string serialize_text(const std::vector<MetricFamily>& families) {
     out += '\n';
     for (const auto& m : family.metric) {
       build_labels(labels, m);
-      Writer w{out, family.name, labels, m.timestamp_ms};
+      Writer w{{out, family.name, labels}, m.timestamp_ms};
       switch (family.type) {
         case MetricType::Counter:
           w.head("");

@@ -4,25 +4,11 @@
 
 #include <cstring>
 
+#include "common/http_text.hpp"
+
 namespace apimeter::metrics {
 namespace {
 
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 int base64_value(char c) noexcept {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -198,12 +184,12 @@ std::string_view unescape_in_place(std::span<char> buf, std::size_t begin, std::
 }
 
 std::string_view jwt_user(std::string_view authorization, std::string_view claim, std::span<char> scratch) noexcept {
-  authorization = trim(authorization);
+  authorization = trim_ows(authorization);
   constexpr std::string_view kScheme = "bearer";
   if (authorization.size() <= kScheme.size() || !iequals(authorization.substr(0, kScheme.size()), kScheme) ||
       (authorization[kScheme.size()] != ' ' && authorization[kScheme.size()] != '\t'))
     return {};
-  std::string_view token = trim(authorization.substr(kScheme.size()));
+  std::string_view token = trim_ows(authorization.substr(kScheme.size()));
   // JWS compact serialization: header.payload.signature (the signature may be empty, alg "none").
   std::size_t first = token.find('.');
   if (first == std::string_view::npos) return {};
@@ -272,11 +258,11 @@ std::string_view json_claim(std::span<char> json, std::string_view claim) noexce
 std::string_view cookie_value(std::string_view header, std::string_view name) noexcept {
   while (!header.empty()) {
     std::size_t semi = header.find(';');
-    std::string_view pair = trim(header.substr(0, semi));
+    std::string_view pair = trim_ows(header.substr(0, semi));
     header = semi == std::string_view::npos ? std::string_view{} : header.substr(semi + 1);
     std::size_t eq = pair.find('=');
-    if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != name) continue;
-    std::string_view value = trim(pair.substr(eq + 1));
+    if (eq == std::string_view::npos || trim_ows(pair.substr(0, eq)) != name) continue;
+    std::string_view value = trim_ows(pair.substr(eq + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
     return value;
   }
@@ -290,7 +276,7 @@ std::string_view extract_user(const UserIdentitySource& source, HeaderLookup hea
     case Kind::none:
       return {};
     case Kind::header:
-      return trim(headers(source.name));
+      return trim_ows(headers(source.name));
     case Kind::client_address:
       return client_address;
     case Kind::cookie:
@@ -298,7 +284,7 @@ std::string_view extract_user(const UserIdentitySource& source, HeaderLookup hea
     case Kind::jwt_claim:
       return jwt_user(headers("Authorization"), source.name, scratch);
     case Kind::api_key_header: {
-      std::string_view key = trim(headers(source.name));
+      std::string_view key = trim_ows(headers(source.name));
       if (key.empty() || scratch.size() < 20) return {};
       std::memcpy(scratch.data(), "key_", 4);
       write_hex64(siphash24(key, source.api_key_hash_key), std::span<char, 16>(scratch.data() + 4, 16));

@@ -14,10 +14,6 @@ namespace {
 constexpr std::uint8_t kErrorNone = 0;
 constexpr std::uint8_t kErrorOther = 255;
 
-std::uint64_t nanos(Clock::duration d) noexcept {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-  return ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
-}
 
 bool happened(Clock::time_point t) noexcept { return t != Clock::time_point{}; }
 
@@ -213,14 +209,14 @@ RouteSeries* WorkerMetrics::route_series(std::uint32_t route) noexcept {
 
 void WorkerMetrics::record(const RequestRecord& r, std::span<const std::string_view> extra_label_values) noexcept {
   RequestKey key;
-  key.method = normalize_method(r.method);
+  key.method = classify_method(r.method);
   key.route = routes_.resolve(r);
   key.status = r.status >= 100 && r.status <= 999 ? static_cast<std::uint16_t>(r.status) : 0;
   key.error = error_index(r.error_type);
   for (std::size_t i = 0; i < extra_labels_.size() && i < extra_label_values.size(); ++i)
     key.extra[i] = extra_labels_[i].index(extra_label_values[i]);
 
-  const std::uint64_t total = happened(r.head_started) && happened(r.done) ? nanos(r.total()) : 0;
+  const std::uint64_t total = happened(r.head_started) && happened(r.done) ? RequestRecord::nanoseconds(r.total()) : 0;
   if (RequestSeries* s = request_series(key)) {
     s->duration.observe(total);
     add(s->received_bytes, r.received_bytes);
@@ -228,9 +224,9 @@ void WorkerMetrics::record(const RequestRecord& r, std::span<const std::string_v
   }
   if (RouteSeries* s = route_series(key.route)) {
     const bool upstream_done = happened(r.upstream_connected) && happened(r.upstream_done);
-    const std::uint64_t upstream = upstream_done ? nanos(r.upstream_time()) : 0;
+    const std::uint64_t upstream = upstream_done ? RequestRecord::nanoseconds(r.upstream_time()) : 0;
     if (upstream_done) s->upstream_duration.observe(upstream);
-    if (happened(r.upstream_connected) && happened(r.upstream_first_byte)) s->time_to_first_byte.observe(nanos(r.time_to_first_byte()));
+    if (happened(r.upstream_connected) && happened(r.upstream_first_byte)) s->time_to_first_byte.observe(RequestRecord::nanoseconds(r.time_to_first_byte()));
     s->overhead.observe(total > upstream ? total - upstream : 0);
     s->request_body.observe(r.request_body_bytes);
     s->response_body.observe(r.response_body_bytes);

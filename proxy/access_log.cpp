@@ -19,11 +19,6 @@ namespace {
 constexpr std::size_t kMaxLoggedPath = 2048;
 constexpr std::size_t kMaxLoggedUserAgent = 512;
 
-std::uint64_t nanoseconds(Clock::duration d) noexcept {
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
-  return ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
-}
-
 void write_all(int fd, const char* data, std::size_t size) noexcept {
   while (size > 0) {
     ssize_t n = ::write(fd, data, size);
@@ -116,9 +111,9 @@ void AccessLogWriter::write(const RequestRecord& r) noexcept {
   out.append(",\"http.response.body.bytes\":");
   out.append_uint(r.response_body_bytes);
   out.append(",\"event.duration\":");
-  out.append_uint(nanoseconds(r.total()));
+  out.append_uint(RequestRecord::nanoseconds(r.total()));
   out.append(",\"apimeter.upstream.duration\":");
-  out.append_uint(nanoseconds(r.upstream_time()));
+  out.append_uint(RequestRecord::nanoseconds(r.upstream_time()));
   out.append(",\"apimeter.upstream.address\":\"");
   append_json_escaped(out, r.upstream_address);
   out.append("\",\"client.address\":\"");

@@ -48,8 +48,6 @@ constexpr std::array<bool, 256> make_host_table() {
 }
 constexpr auto kHostChar = make_host_table();
 
-char lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
-
 FieldId classify_field(std::string_view name) noexcept {
   struct Known {
     std::string_view name;
@@ -96,11 +94,6 @@ bool valid_host(std::string_view host) noexcept {
   return true;
 }
 
-std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // Splits the field lines of a complete head (after the start line) into out.fields.
 ProxyError parse_fields(std::string_view lines, std::size_t max_fields, MessageHead& out) noexcept {
@@ -205,37 +198,6 @@ bool is_valid_field_value(std::string_view s) noexcept {
   return true;
 }
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (lower(a[i]) != lower(b[i])) return false;
-  return true;
-}
-
-Method classify_method(std::string_view m) noexcept {
-  switch (m.size()) {
-    case 3:
-      if (m == "GET") return Method::get;
-      if (m == "PUT") return Method::put;
-      break;
-    case 4:
-      if (m == "POST") return Method::post;
-      if (m == "HEAD") return Method::head;
-      break;
-    case 5:
-      if (m == "PATCH") return Method::patch;
-      if (m == "TRACE") return Method::trace;
-      break;
-    case 6:
-      if (m == "DELETE") return Method::delete_;
-      break;
-    case 7:
-      if (m == "OPTIONS") return Method::options;
-      if (m == "CONNECT") return Method::connect;
-      break;
-  }
-  return Method::other;
-}
 
 bool MessageHead::connection_lists(std::string_view name) const noexcept {
   bool found = false;

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/http_method.hpp"
+#include "common/http_text.hpp"
 #include "proxy/proxy_error.hpp"
 
 namespace apimeter {
@@ -38,7 +40,7 @@ struct HeaderField {
   FieldId id = FieldId::other;
 };
 
-enum class Method : std::uint8_t { get, head, post, put, delete_, connect, options, trace, patch, other };
+using Method = HttpMethod;
 
 enum class BodyFraming : std::uint8_t {
   none,            // no body
@@ -118,24 +120,8 @@ class HeadParser {
   std::size_t leading_ = 0;         // leading empty lines skipped before a request line
 };
 
-// Field-level helpers shared with the chunked trailer parser and the header rewriter.
+// Field-level checks shared with the chunked trailer parser and the header rewriter.
 bool is_token(std::string_view s) noexcept;
 bool is_valid_field_value(std::string_view s) noexcept;
-bool iequals(std::string_view a, std::string_view b) noexcept;
-// Calls fn(token) for every element of a comma-separated list, OWS trimmed, empty elements skipped.
-template <typename Fn>
-void for_each_list_token(std::string_view list, Fn&& fn) {
-  std::size_t pos = 0;
-  while (pos <= list.size()) {
-    std::size_t comma = list.find(',', pos);
-    if (comma == std::string_view::npos) comma = list.size();
-    std::string_view item = list.substr(pos, comma - pos);
-    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
-    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-    if (!item.empty()) fn(item);
-    pos = comma + 1;
-  }
-}
-Method classify_method(std::string_view method) noexcept;
 
 }  // namespace apimeter

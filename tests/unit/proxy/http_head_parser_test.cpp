@@ -239,11 +239,6 @@ TEST(HttpHeadParser, MalformedResponsesAreRefused) {
   }
 }
 
-TEST(HttpHeadParser, ListTokensAreTrimmedAndEmptyElementsSkipped) {
-  std::vector<std::string> tokens;
-  for_each_list_token(" a ,, b\t,c ,", [&](std::string_view t) { tokens.emplace_back(t); });
-  EXPECT_EQ(tokens, (std::vector<std::string>{"a", "b", "c"}));
-}
 
 }  // namespace
 }  // namespace apimeter
