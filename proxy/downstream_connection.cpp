@@ -225,11 +225,14 @@ void DownstreamConnection::identify_request() noexcept {
   if (settings.user_source.kind != metrics::UserIdentitySource::Kind::none) {
     std::string_view user = metrics::extract_user(settings.user_source, header, client_address_,
                                                   worker_.identity_scratch());
-    // Ids longer than the buffer are cut; they stay distinct enough for a heavy-hitter list.
+    // Ids longer than the buffer are cut; they stay distinct enough for a heavy-hitter list. No identity
+    // is an empty view that may have no data at all, so nothing is copied then.
     std::size_t n = std::min(user.size(), user_.size());
-    std::memcpy(user_.data(), user.data(), n);
-    record_.user = std::string_view(user_.data(), n);
-    if (n > 0 && settings.top_users > 0) user_token_ = worker_.metrics().user_started(record_.user);
+    if (n > 0) {
+      std::memcpy(user_.data(), user.data(), n);
+      record_.user = std::string_view(user_.data(), n);
+      if (settings.top_users > 0) user_token_ = worker_.metrics().user_started(record_.user);
+    }
   }
   if (!settings.extra_labels.empty())
     metrics::extract_extra_labels(settings.extra_labels, header, request_.target, extra_labels_);

@@ -17,6 +17,8 @@
 #include "proxy/upstream_pool.hpp"
 #include "proxy/worker.hpp"
 #include "metrics/extra_labels.hpp"
+#include "metrics/metrics_settings.hpp"
+#include "metrics/user_identity.hpp"
 #include "metrics/space_saving.hpp"
 
 namespace apimeter {
