@@ -93,9 +93,12 @@ std::string_view read_environment(const char* const* envp, CommandLine& out,
     }
     out.settings.push_back(Setting{option, std::string(value), std::string(name)});
   }
-  // The environment is unordered; table order keeps diagnostics stable.
-  std::stable_sort(out.settings.begin(), out.settings.end(),
-                   [](const Setting& a, const Setting& b) { return a.option < b.option; });
+  // The environment is unordered; table order keeps diagnostics stable. Each variable appears once, so
+  // (row, name) is a total order and a plain sort is stable enough. (std::stable_sort's temporary buffer
+  // trips AddressSanitizer's alloc-dealloc check with GCC 12's libstdc++.)
+  std::sort(out.settings.begin(), out.settings.end(), [](const Setting& a, const Setting& b) {
+    return a.option != b.option ? a.option < b.option : a.source < b.source;
+  });
   return admin_from_env;
 }
 
