@@ -103,8 +103,11 @@ TEST(MetricsReloadTest, ReloadAppliesNewMetricsSettingsToNewRequests) {
   ASSERT_EQ(reload(proxy), "configuration reloaded") << proxy.proc().describe();
   for (int i = 0; i < 2; ++i)
     EXPECT_EQ(round_trip(proxy.port, get_request("/status/200", "X-User-Id: alice\r\n")).status, 200);
+  // One request charges its families one after another, so a scrape may see its request counted before
+  // its user: wait for both.
   MetricsText after = scrape_until(proxy.admin_port, [](const MetricsText& m) {
-    return m.sum(kCount, {{"http_route", "status"}}) >= 2;
+    return m.sum(kCount, {{"http_route", "status"}}) >= 2 &&
+           m.value("apimeter_user_requests_total", {{"user", "alice"}}) >= 2;
   });
   ASSERT_TRUE(after.error.empty()) << after.error;
   EXPECT_EQ(after.sum(kCount, {{"http_route", "status"}}), 2);
