@@ -84,7 +84,7 @@ bool Server::start() {
     return false;
   }
   for (unsigned i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i, workers, snapshot_, access_log_->writer(i), metrics_->worker(i)));
+    workers_.push_back(std::make_unique<Worker>(workers, snapshot_, access_log_->writer(i), metrics_->worker(i)));
     // The first bind settles port 0; the others share that port through SO_REUSEPORT.
     tcp::endpoint bound = workers_.back()->listen(listen, ec);
     if (ec) {

@@ -27,8 +27,7 @@ using ConnectionHook = boost::intrusive::list_base_hook<boost::intrusive::link_m
 
 class Worker {
  public:
-  Worker(unsigned index, unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log,
-         metrics::WorkerMetrics& metrics);
+  Worker(unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log, metrics::WorkerMetrics& metrics);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -44,9 +43,8 @@ class Worker {
   void post_stop_accepting();  // close the listener and idle connections
   void post_stop();            // close everything and end the thread
 
-  // Relaxed reads for the control thread.
+  // Relaxed read for the control thread (drain).
   std::size_t open_connections() const noexcept { return open_connections_.load(std::memory_order_relaxed); }
-  std::size_t active_requests() const noexcept { return active_requests_.load(std::memory_order_relaxed); }
 
   // Worker-thread API for connections.
   asio::io_context& io() noexcept { return io_; }
@@ -57,14 +55,8 @@ class Worker {
   bool stopped_accepting() const noexcept { return stopping_; }
   // Start of the next request's walk over the upstream endpoints (round robin per worker).
   std::size_t next_round_robin() noexcept { return round_robin_++; }
-  void request_started() noexcept {
-    bump(active_requests_, +1);
-    metrics_.request_started();
-  }
-  void request_finished() noexcept {
-    bump(active_requests_, -1);
-    metrics_.request_finished();
-  }
+  void request_started() noexcept { metrics_.request_started(); }
+  void request_finished() noexcept { metrics_.request_finished(); }
   // The one place an exchange is accounted for: access log and metrics (spans later).
   void complete(const RequestRecord& record, const metrics::ExtraLabelValues& extra_labels) noexcept;
   bool metrics_enabled() const noexcept { return snapshot_->config.metrics.enabled; }
@@ -85,7 +77,6 @@ class Worker {
     counter.store(counter.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
   }
 
-  unsigned index_;
   unsigned worker_count_;
   asio::io_context io_;
   SnapshotPtr snapshot_;
@@ -107,7 +98,6 @@ class Worker {
                          boost::intrusive::constant_time_size<false>>
       connections_;
   std::atomic<std::size_t> open_connections_{0};
-  std::atomic<std::size_t> active_requests_{0};
   std::thread thread_;
 };
 
