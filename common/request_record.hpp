@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include "common/trace_context.hpp"
+
 namespace apimeter {
 
 using Clock = std::chrono::steady_clock;
@@ -16,11 +18,12 @@ struct RequestRecord {
   Clock::time_point accepted;            // connection accepted (first request) or previous response done
   Clock::time_point head_started;        // first byte of this request's head
   Clock::time_point head_read;           // whole head parsed
+  Clock::time_point upstream_started;    // first attempt to take or open an upstream connection
   Clock::time_point upstream_connected;  // pooled connection taken or connect finished
   Clock::time_point upstream_first_byte; // first byte of the upstream response head
   Clock::time_point upstream_done;       // upstream response fully read
   Clock::time_point done;                // last byte sent to the client (or the exchange failed)
-  std::chrono::system_clock::time_point wall_start;  // for log timestamps
+  std::chrono::system_clock::time_point wall_start;  // wall clock at head_started: log and span timestamps
 
   // Wire bytes including heads, and body bytes after de-chunking.
   std::uint64_t received_bytes = 0;       // from the client
@@ -44,6 +47,10 @@ struct RequestRecord {
   std::string_view error_type;    // error_type label when the proxy failed the exchange; empty otherwise
   bool upstream_reused = false;  // a pooled connection served it
   bool upstream_retried = false; // a stale pooled connection was replaced once
+  std::string_view host;          // the request's Host (or absolute-form authority)
+  std::uint16_t listen_port = 0;  // the proxy port the client connected to
+  int upstream_status = 0;        // status of the upstream's final response head; 0 if none arrived
+  TraceContext trace;
 
   Clock::duration total() const { return done - head_started; }
   // Whole nanoseconds of a duration derived above; negative (a time point missing) counts as 0.
@@ -55,6 +62,12 @@ struct RequestRecord {
     return upstream_connected == Clock::time_point{} || upstream_done == Clock::time_point{}
                ? Clock::duration::zero()
                : upstream_done - upstream_connected;
+  }
+  // Unix nanoseconds of a time point of this exchange (spans); 0 for one that did not happen.
+  std::uint64_t unix_nanos(Clock::time_point at) const {
+    if (at == Clock::time_point{} || head_started == Clock::time_point{}) return 0;
+    const auto wall = wall_start + std::chrono::duration_cast<std::chrono::system_clock::duration>(at - head_started);
+    return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch()).count());
   }
   Clock::duration time_to_first_byte() const {
     return upstream_first_byte == Clock::time_point{} ? Clock::duration::zero()

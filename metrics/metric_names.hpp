@@ -70,6 +70,17 @@ inline constexpr FamilyName kBuildInfo{"apimeter_build_info", T::Gauge, "apimete
 inline constexpr FamilyName kReloads{"apimeter_config_reloads_total", T::Counter, "Configuration reloads by result."};
 inline constexpr FamilyName kLastReload{"apimeter_config_last_reload_success_timestamp_seconds", T::Gauge,
     "Time of the last successful configuration load or reload, unix seconds."};
+// Tracing: the span exporter (service, plus reason or result).
+inline constexpr FamilyName kTracingSpansExported{"apimeter_tracing_spans_exported_total", T::Counter,
+    "Spans the collector accepted."};
+inline constexpr FamilyName kTracingSpansDropped{"apimeter_tracing_spans_dropped_total", T::Counter,
+    "Spans dropped before export by reason: queue_full, export_failed, rejected (by the collector), shutdown."};
+inline constexpr FamilyName kTracingExportRequests{"apimeter_tracing_export_requests_total", T::Counter,
+    "OTLP export requests by result: success, retryable_error (429, 502, 503, 504, connection), error."};
+inline constexpr FamilyName kTracingExportDuration{"apimeter_tracing_export_duration_seconds", T::Histogram,
+    "Duration of OTLP export requests, connect included."};
+inline constexpr FamilyName kTracingQueue{"apimeter_tracing_queue_spans", T::Gauge,
+    "Spans waiting for export, in the workers' buffers and the batch being sent."};
 }  // namespace families
 
 }  // namespace apimeter::metrics

@@ -4,7 +4,7 @@
 #include <charconv>
 #include <cctype>
 
-#include "metrics/gzip.hpp"
+#include "common/gzip.hpp"
 #include "metrics/openmetrics_serializer.hpp"
 #include "metrics/text_serializer.hpp"
 
@@ -87,7 +87,7 @@ RenderedMetrics render_metrics(const MetricsRegistry& registry, std::string_view
     out.content_type = kTextContentType;
   }
   if (accepts_gzip(accept_encoding)) {
-    out.body = gzip(out.body);
+    out.body = apimeter::gzip(out.body);
     out.gzipped = true;
   }
   return out;

@@ -30,10 +30,30 @@ using Labels = std::vector<ClientMetric::Label>;
 constexpr double kNever = std::numeric_limits<double>::infinity();
 constexpr std::string_view kOtherValue = "_other";
 
+// Per exported bucket, the latest exemplar any shard holds for the series.
+using MergedExemplars = std::vector<std::optional<ExemplarData>>;
+
+void merge_exemplars(MergedExemplars& into, const ExemplarSlots& slots) {
+  const std::size_t n = slots.size();
+  if (n == 0) return;
+  if (into.size() < n) into.resize(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    ExemplarData e;
+    if (slots.read(k, e) && (!into[k] || into[k]->timestamp < e.timestamp)) into[k] = e;
+  }
+}
+
+void merge_exemplars(MergedExemplars& into, const MergedExemplars& from) {
+  if (into.size() < from.size()) into.resize(from.size());
+  for (std::size_t k = 0; k < from.size(); ++k)
+    if (from[k] && (!into[k] || into[k]->timestamp < from[k]->timestamp)) into[k] = from[k];
+}
+
 struct MergedRequest {
   RequestLabels labels;
   double created = kNever;
   BucketCounts duration;
+  MergedExemplars exemplars;
   std::uint64_t received = 0;
   std::uint64_t sent = 0;
 };
@@ -42,6 +62,7 @@ struct MergedRoute {
   std::string route;
   double created = kNever;
   BucketCounts upstream, ttfb, overhead, request_body, response_body;
+  MergedExemplars upstream_exemplars;
 };
 
 std::string request_key(const RequestLabels& l) {
@@ -70,8 +91,20 @@ bool request_less(const MergedRequest& a, const MergedRequest& b) {
 void add_into(MergedRequest& into, const MergedRequest& from) {
   into.created = std::min(into.created, from.created);
   into.duration.add(from.duration);
+  merge_exemplars(into.exemplars, from.exemplars);
   into.received += from.received;
   into.sent += from.sent;
+}
+
+template <std::size_t N>
+std::string hex_id(const std::array<std::uint8_t, N>& id) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(2 * N, '0');
+  for (std::size_t i = 0; i < N; ++i) {
+    out[2 * i] = kDigits[id[i] >> 4];
+    out[2 * i + 1] = kDigits[id[i] & 0xf];
+  }
+  return out;
 }
 
 struct FamilyOut {
@@ -82,10 +115,25 @@ struct FamilyOut {
     family.help = std::string(f.help);
     family.type = f.type;
   }
-  void push(ClientMetric metric, double created = std::numeric_limits<double>::quiet_NaN()) {
-    family.metric.push_back(std::move(metric));
+  void push(ClientMetric metric, double created = std::numeric_limits<double>::quiet_NaN(),
+            const MergedExemplars* exemplars = nullptr) {
     MetricExtras x;
     x.created = created;
+    // Exemplars only when they line up with the buckets (they may not for a moment during a reload).
+    if (exemplars != nullptr && !exemplars->empty() && exemplars->size() == metric.histogram.bucket.size()) {
+      x.bucket_exemplars.resize(exemplars->size());
+      for (std::size_t k = 0; k < exemplars->size(); ++k) {
+        const auto& e = (*exemplars)[k];
+        if (!e) continue;
+        Exemplar out;
+        out.trace_id = hex_id(e->trace_id);
+        out.span_id = hex_id(e->span_id);
+        out.value = e->value;
+        out.timestamp = e->timestamp;
+        x.bucket_exemplars[k] = std::move(out);
+      }
+    }
+    family.metric.push_back(std::move(metric));
     extras.metrics.push_back(std::move(x));
   }
   void into(Exposition& e) {
@@ -270,6 +318,7 @@ MetricsRegistry::Merged MetricsRegistry::merge(Clock::time_point now) const {
       r.labels.learned = r.labels.learned && rs.labels.learned;
       r.created = std::min(r.created, rs.created);
       r.duration.add(rs.duration);
+      merge_exemplars(r.exemplars, rs.duration_exemplars);
       r.received += rs.received_bytes.load(std::memory_order_relaxed);
       r.sent += rs.sent_bytes.load(std::memory_order_relaxed);
     });
@@ -318,6 +367,7 @@ MetricsRegistry::Merged MetricsRegistry::merge(Clock::time_point now) const {
       MergedRoute& r = m.routes[it->second];
       r.created = std::min(r.created, rs.created);
       r.upstream.add(rs.upstream_duration);
+      merge_exemplars(r.upstream_exemplars, rs.upstream_exemplars);
       r.ttfb.add(rs.time_to_first_byte);
       r.overhead.add(rs.overhead);
       r.request_body.add(rs.request_body);
@@ -372,7 +422,7 @@ Exposition MetricsRegistry::collect_exposition() const {
 
   {
     FamilyOut f(families::kServerDuration);
-    for (const auto& r : m.requests) f.push(histogram(request_labels(service, r.labels, s.extra_labels), r.duration), r.created);
+    for (const auto& r : m.requests) f.push(histogram(request_labels(service, r.labels, s.extra_labels), r.duration), r.created, &r.exemplars);
     f.into(e);
   }
   {
@@ -389,7 +439,7 @@ Exposition MetricsRegistry::collect_exposition() const {
         request_body(families::kRequestBody), response_body(families::kResponseBody);
     for (const auto& r : m.routes) {
       // Routes never relayed upstream (local replies only) have no upstream observations: no series.
-      if (!r.upstream.empty() && r.upstream.count() != 0) client.push(histogram(route_labels(service, r), r.upstream), r.created);
+      if (!r.upstream.empty() && r.upstream.count() != 0) client.push(histogram(route_labels(service, r), r.upstream), r.created, &r.upstream_exemplars);
       if (!r.ttfb.empty() && r.ttfb.count() != 0) ttfb.push(histogram(route_labels(service, r), r.ttfb), r.created);
       overhead.push(histogram(route_labels(service, r), r.overhead), r.created);
       request_body.push(histogram(route_labels(service, r), r.request_body), r.created);
@@ -430,12 +480,9 @@ Exposition MetricsRegistry::collect_exposition() const {
     f.into(e);
   }
   if (m.users) {
-    const SipKey key = SipKey::from_secret(s.user_hash_secret);
     auto exported = [&](const std::string& user) {
-      if (!s.hash_user_ids) return user;
-      std::string out = "u_0000000000000000";
-      write_hex64(siphash24(user, key), std::span<char, 16>(out.data() + 2, 16));
-      return out;
+      char scratch[kExportedUserIdBytes];
+      return std::string(exported_user_id(user, s, scratch));
     };
     FamilyOut requests(families::kUserRequests), active(families::kUserActive);
     for (const auto& row : users_.rows()) {
@@ -491,7 +538,60 @@ Exposition MetricsRegistry::collect_exposition() const {
     f.into(e);
   }
   process_gauge(families::kLastReload, last_reload_ok_.load(std::memory_order_relaxed));
+
+  if (tracing_source_) {
+    const TracingExportSample t = tracing_source_();
+    {
+      FamilyOut f(families::kTracingSpansExported);
+      f.push(counter(svc, static_cast<double>(t.spans_exported)), start_wall_);
+      f.into(e);
+    }
+    {
+      FamilyOut f(families::kTracingSpansDropped);
+      const std::pair<const char*, std::uint64_t> reasons[] = {{"queue_full", t.dropped_queue_full},
+                                                               {"export_failed", t.dropped_export_failed},
+                                                               {"rejected", t.dropped_rejected},
+                                                               {"shutdown", t.dropped_shutdown}};
+      for (const auto& [reason, n] : reasons)
+        f.push(counter({{"service", service}, {"reason", reason}}, static_cast<double>(n)), start_wall_);
+      f.into(e);
+    }
+    {
+      FamilyOut f(families::kTracingExportRequests);
+      const std::pair<const char*, std::uint64_t> results[] = {
+          {"success", t.requests_success}, {"retryable_error", t.requests_retryable}, {"error", t.requests_error}};
+      for (const auto& [result, n] : results)
+        f.push(counter({{"service", service}, {"result", result}}, static_cast<double>(n)), start_wall_);
+      f.into(e);
+    }
+    {
+      FamilyOut f(families::kTracingExportDuration);
+      ClientMetric m;
+      m.label = svc;
+      std::uint64_t cumulative = 0;
+      for (std::size_t k = 0; k < t.duration_bounds.size() && k < t.duration_buckets.size(); ++k) {
+        cumulative += t.duration_buckets[k];
+        m.histogram.bucket.push_back({cumulative, t.duration_bounds[k]});
+      }
+      if (t.duration_buckets.size() > t.duration_bounds.size()) cumulative += t.duration_buckets.back();
+      m.histogram.bucket.push_back({cumulative, std::numeric_limits<double>::infinity()});
+      m.histogram.sample_count = cumulative;
+      m.histogram.sample_sum = t.duration_sum;
+      f.push(std::move(m), start_wall_);
+      f.into(e);
+    }
+    {
+      FamilyOut f(families::kTracingQueue);
+      f.push(gauge(svc, static_cast<double>(t.queued)));
+      f.into(e);
+    }
+  }
   return e;
+}
+
+void MetricsRegistry::set_tracing_source(std::function<TracingExportSample()> source) {
+  std::lock_guard lock(mutex_);
+  tracing_source_ = std::move(source);
 }
 
 StatsSnapshot MetricsRegistry::snapshot_of(const Merged& m, Clock::time_point at) const {
@@ -626,18 +726,12 @@ std::string MetricsRegistry::stats_json(Clock::time_point now) const {
     std::vector<const TopUsersExport::Row*> rows;
     for (const auto& r : users_.rows()) rows.push_back(&r);
     std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->requests != b->requests ? a->requests > b->requests : a->user < b->user; });
-    const SipKey key = SipKey::from_secret(m.settings->user_hash_secret);
     for (const auto* r : rows) {
       if (out.back() != '[') out += ',';
       out += '{';
       field("user");
-      if (m.settings->hash_user_ids) {
-        std::string h = "u_0000000000000000";
-        write_hex64(siphash24(r->user, key), std::span<char, 16>(h.data() + 2, 16));
-        append_json_string(out, h);
-      } else {
-        append_json_string(out, r->user);
-      }
+      char scratch[kExportedUserIdBytes];
+      append_json_string(out, exported_user_id(r->user, *m.settings, scratch));
       field("requests_total");
       append_json_uint(out, r->requests);
       field("active_requests");

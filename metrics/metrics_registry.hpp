@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +25,17 @@
 
 namespace apimeter::metrics {
 
+// The span exporter's own counters, as the scrape needs them (tracing/ fills it through proxy/).
+struct TracingExportSample {
+  std::uint64_t spans_exported = 0;
+  std::uint64_t dropped_queue_full = 0, dropped_export_failed = 0, dropped_rejected = 0, dropped_shutdown = 0;
+  std::uint64_t requests_success = 0, requests_retryable = 0, requests_error = 0;
+  std::vector<double> duration_bounds;         // seconds, ascending
+  std::vector<std::uint64_t> duration_buckets;  // per bound, then +Inf; not cumulative
+  double duration_sum = 0.0;
+  std::uint64_t queued = 0;
+};
+
 class MetricsRegistry : public prometheus::Collectable {
  public:
   // `settings` must not be null. The clock is injectable for tests.
@@ -42,6 +54,8 @@ class MetricsRegistry : public prometheus::Collectable {
   void apply(std::shared_ptr<const MetricsSettings> settings);
   void reload_succeeded();
   void reload_failed();
+  // Control thread: where the apimeter_tracing_* families come from; called on every scrape.
+  void set_tracing_source(std::function<TracingExportSample()> source);
 
   // Control thread (any thread that is not a worker). Each call merges all shards.
   std::vector<prometheus::MetricFamily> Collect() const override;
@@ -72,6 +86,7 @@ class MetricsRegistry : public prometheus::Collectable {
   mutable std::vector<Admission> extra_values_;
   mutable TopUsersExport users_;
   StatsWindow window_;
+  std::function<TracingExportSample()> tracing_source_;
 
   std::atomic<std::uint64_t> reloads_ok_{0};
   std::atomic<std::uint64_t> reloads_failed_{0};

@@ -1,6 +1,8 @@
 // Validation of MetricsSettings (config load time only; may allocate, never called per request).
 #include "metrics/metrics_settings.hpp"
 
+#include "metrics/hash.hpp"
+
 #include <cmath>
 #include <string_view>
 
@@ -66,6 +68,15 @@ std::vector<std::string> validate(const MetricsSettings& s) {
         errors.push_back(fmt::format("extra label '{}': allowed values must be 1 to {} bytes", e.label, kMaxExtraLabelValueBytes));
   }
   return errors;
+}
+
+std::string_view exported_user_id(std::string_view user, const MetricsSettings& settings,
+                                  char (&scratch)[kExportedUserIdBytes]) noexcept {
+  if (!settings.hash_user_ids || user.empty()) return user;
+  scratch[0] = 'u';
+  scratch[1] = '_';
+  write_hex64(siphash24(user, SipKey::from_secret(settings.user_hash_secret)), std::span<char, 16>(scratch + 2, 16));
+  return {scratch, kExportedUserIdBytes};
 }
 
 }  // namespace apimeter::metrics

@@ -73,4 +73,10 @@ std::vector<std::string> validate(const MetricsSettings& settings);
 // True for a valid Prometheus label name that does not collide with the labels apimeter sets itself.
 bool valid_extra_label_name(std::string_view name) noexcept;
 
+// A user id as every export shows it (metrics, /stats, spans): as sent, or "u_" and 16 hex digits of its
+// keyed hash when hash_user_ids is on. The result may point into `scratch`.
+inline constexpr std::size_t kExportedUserIdBytes = 18;
+std::string_view exported_user_id(std::string_view user, const MetricsSettings& settings,
+                                  char (&scratch)[kExportedUserIdBytes]) noexcept;
+
 }  // namespace apimeter::metrics

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "metrics/exemplar_slots.hpp"
 #include "metrics/histogram.hpp"
 #include "common/http_method.hpp"
 #include "metrics/metrics_settings.hpp"
@@ -97,6 +98,7 @@ struct RequestSeries {
   const RequestLabels labels;
   const double created;  // unix seconds
   AtomicHistogram duration;
+  ExemplarSlots duration_exemplars;  // server span of sampled requests
   std::atomic<std::uint64_t> received_bytes{0};
   std::atomic<std::uint64_t> sent_bytes{0};
 };
@@ -114,6 +116,7 @@ struct RouteSeries {
   const bool learned;
   const double created;
   AtomicHistogram upstream_duration;
+  ExemplarSlots upstream_exemplars;  // client span of sampled requests
   AtomicHistogram time_to_first_byte;
   AtomicHistogram overhead;
   AtomicHistogram request_body;

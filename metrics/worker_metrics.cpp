@@ -207,7 +207,7 @@ RouteSeries* WorkerMetrics::route_series(std::uint32_t route) noexcept {
   }
 }
 
-void WorkerMetrics::record(const RequestRecord& r, std::span<const std::string_view> extra_label_values) noexcept {
+std::string_view WorkerMetrics::record(const RequestRecord& r, std::span<const std::string_view> extra_label_values) noexcept {
   RequestKey key;
   key.method = classify_method(r.method);
   key.route = routes_.resolve(r);
@@ -217,15 +217,23 @@ void WorkerMetrics::record(const RequestRecord& r, std::span<const std::string_v
     key.extra[i] = extra_labels_[i].index(extra_label_values[i]);
 
   const std::uint64_t total = happened(r.head_started) && happened(r.done) ? RequestRecord::nanoseconds(r.total()) : 0;
+  const bool exemplar = r.trace.exported;
+  const double now = exemplar ? static_cast<double>(r.unix_nanos(r.done)) / 1e9 : 0.0;
   if (RequestSeries* s = request_series(key)) {
     s->duration.observe(total);
     add(s->received_bytes, r.received_bytes);
     add(s->sent_bytes, r.sent_bytes);
+    if (exemplar)
+      s->duration_exemplars.record(s->duration.layout()->bounds(), {r.trace.trace_id, r.trace.server_span_id, static_cast<double>(total) / 1e9, now});
   }
   if (RouteSeries* s = route_series(key.route)) {
     const bool upstream_done = happened(r.upstream_connected) && happened(r.upstream_done);
     const std::uint64_t upstream = upstream_done ? RequestRecord::nanoseconds(r.upstream_time()) : 0;
-    if (upstream_done) s->upstream_duration.observe(upstream);
+    if (upstream_done) {
+      s->upstream_duration.observe(upstream);
+      if (exemplar)
+        s->upstream_exemplars.record(s->upstream_duration.layout()->bounds(), {r.trace.trace_id, r.trace.client_span_id, static_cast<double>(upstream) / 1e9, now});
+    }
     if (happened(r.upstream_connected) && happened(r.upstream_first_byte)) s->time_to_first_byte.observe(RequestRecord::nanoseconds(r.time_to_first_byte()));
     s->overhead.observe(total > upstream ? total - upstream : 0);
     s->request_body.observe(r.request_body_bytes);
@@ -243,6 +251,7 @@ void WorkerMetrics::record(const RequestRecord& r, std::span<const std::string_v
       if (happened(r.done)) recent_users_.add_hash(h, r.done);
     }
   }
+  return key.route == kOtherRouteId ? std::string_view{} : routes_.label(key.route);
 }
 
 void WorkerMetrics::upstream_connect_error(std::string_view type) noexcept {

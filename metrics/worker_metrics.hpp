@@ -39,7 +39,9 @@ class WorkerMetrics {
 
   // Worker thread, the complete step: charges every request family from the record. `extra_label_values`
   // are the raw values of the configured extra labels (extract_extra_labels()), in configuration order.
-  void record(const RequestRecord& record, std::span<const std::string_view> extra_label_values = {}) noexcept;
+  // Returns the http_route label it charged (empty for "_other"), valid until the next call; a record whose
+  // spans are exported (record.trace.exported) also leaves exemplars on the duration histograms.
+  std::string_view record(const RequestRecord& record, std::span<const std::string_view> extra_label_values = {}) noexcept;
 
   // Worker thread: gauges and counters outside the record.
   void request_started() noexcept { add(active_requests_, 1); }

@@ -12,6 +12,7 @@
 
 #include "proxy/header_rewriter.hpp"
 #include "proxy/json_escape.hpp"
+#include "tracing/trace_propagation.hpp"
 
 namespace apimeter {
 namespace {
@@ -33,39 +34,13 @@ void write_all(int fd, const char* data, std::size_t size) noexcept {
 
 }  // namespace
 
-AccessLogWriter::AccessLogWriter(std::size_t ring_bytes)
-    : ring_(new char[ring_bytes]), capacity_(ring_bytes) {}
+AccessLogWriter::AccessLogWriter(std::size_t ring_bytes) : ring_(ring_bytes) {}
 
 void AccessLogWriter::set_service(std::string_view service) noexcept {
   try {
     service_.assign(service);
   } catch (...) {
   }
-}
-
-bool AccessLogWriter::push(std::string_view line) noexcept {
-  std::size_t head = head_.load(std::memory_order_relaxed);
-  std::size_t tail = tail_.load(std::memory_order_acquire);
-  if (capacity_ - (head - tail) < line.size()) return false;
-  std::size_t at = head % capacity_;
-  std::size_t first = std::min(line.size(), capacity_ - at);
-  std::memcpy(ring_.get() + at, line.data(), first);
-  std::memcpy(ring_.get(), line.data() + first, line.size() - first);
-  head_.store(head + line.size(), std::memory_order_release);
-  return true;
-}
-
-std::size_t AccessLogWriter::drain_into(std::string& out) {
-  std::size_t tail = tail_.load(std::memory_order_relaxed);
-  std::size_t head = head_.load(std::memory_order_acquire);
-  std::size_t n = head - tail;
-  if (n == 0) return 0;
-  std::size_t at = tail % capacity_;
-  std::size_t first = std::min(n, capacity_ - at);
-  out.append(ring_.get() + at, first);
-  out.append(ring_.get(), n - first);
-  tail_.store(head, std::memory_order_release);
-  return n;
 }
 
 void AccessLogWriter::write(const RequestRecord& r) noexcept {
@@ -123,13 +98,24 @@ void AccessLogWriter::write(const RequestRecord& r) noexcept {
   out.append(",\"user_agent.original\":\"");
   append_json_escaped(out, r.user_agent, kMaxLoggedUserAgent);
   out.append("\"");
+  if (r.trace.active) {
+    // The OTel log data model's names, which Elastic maps to trace.id / span.id.
+    char ids[48];
+    tracing::write_hex(r.trace.trace_id, ids);
+    tracing::write_hex(r.trace.server_span_id, ids + 32);
+    out.append(",\"trace_id\":\"");
+    out.append(std::string_view(ids, 32));
+    out.append("\",\"span_id\":\"");
+    out.append(std::string_view(ids + 32, 16));
+    out.append("\"");
+  }
   if (!r.error_type.empty()) {
     out.append(",\"error.type\":\"");
     out.append(r.error_type);
     out.append("\"");
   }
   out.append("}\n");
-  if (out.overflowed() || !push(out.view())) dropped_.fetch_add(1, std::memory_order_relaxed);
+  if (out.overflowed() || !ring_.push(out.view())) dropped_.fetch_add(1, std::memory_order_relaxed);
 }
 
 AccessLog::AccessLog(unsigned workers, std::size_t ring_bytes_per_worker) {

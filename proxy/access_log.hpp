@@ -12,8 +12,9 @@
 #include <thread>
 #include <vector>
 
-#include "proxy/config.hpp"
 #include "common/request_record.hpp"
+#include "common/spsc_byte_ring.hpp"
+#include "proxy/config.hpp"
 
 namespace apimeter {
 
@@ -26,14 +27,10 @@ class AccessLogWriter {
   void write(const RequestRecord& record) noexcept;
   std::uint64_t dropped() const noexcept { return dropped_.load(std::memory_order_relaxed); }
   // Flusher side: copies out what is committed; returns bytes appended to `out`.
-  std::size_t drain_into(std::string& out);
+  std::size_t drain_into(std::string& out) { return ring_.drain_into(out); }
 
  private:
-  bool push(std::string_view line) noexcept;
-  std::unique_ptr<char[]> ring_;
-  std::size_t capacity_;
-  std::atomic<std::size_t> head_{0};  // written by the worker
-  std::atomic<std::size_t> tail_{0};  // written by the flusher
+  SpscByteRing ring_;
   std::atomic<bool> enabled_{true};
   std::atomic<std::uint64_t> dropped_{0};
   std::string service_;

@@ -56,6 +56,76 @@ bool parse_healthcheck_admin(std::string_view text, const std::string& source, H
   return true;
 }
 
+// The OpenTelemetry SDK environment variables apimeter honours, as settings of ours. They rank below
+// APIMETER_* variables and flags; generic OTLP variables below their TRACES_ forms. Values in
+// milliseconds gain their unit; the endpoint gains the traces path as the OTLP spec says.
+struct OtelVariable {
+  std::string_view name;
+  std::string_view flag;
+  int rank;  // lower is applied first
+  std::string (*translate)(std::string_view value);
+};
+
+std::string as_is(std::string_view value) { return std::string(value); }
+std::string milliseconds(std::string_view value) { return std::string(value) + "ms"; }
+std::string traces_url(std::string_view base) {
+  std::string url(base);
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url + "/v1/traces";
+}
+std::string exporter_enabled(std::string_view value) {
+  return value == "otlp" ? "true" : value == "none" ? "false" : "OTEL_TRACES_EXPORTER must be otlp or none";
+}
+std::string sdk_disabled(std::string_view value) { return value == "true" ? "false" : "true"; }
+
+constexpr OtelVariable kOtelVariables[] = {
+    {"OTEL_SDK_DISABLED", "tracing-enabled", 1, &sdk_disabled},
+    {"OTEL_TRACES_EXPORTER", "tracing-enabled", 0, &exporter_enabled},
+    {"OTEL_EXPORTER_OTLP_ENDPOINT", "tracing-endpoint", 0, &traces_url},
+    {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "tracing-endpoint", 1, &as_is},
+    {"OTEL_EXPORTER_OTLP_HEADERS", "tracing-headers", 0, &as_is},
+    {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "tracing-headers", 1, &as_is},
+    {"OTEL_EXPORTER_OTLP_COMPRESSION", "tracing-compression", 0, &as_is},
+    {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "tracing-compression", 1, &as_is},
+    {"OTEL_EXPORTER_OTLP_TIMEOUT", "tracing-export-timeout", 0, &milliseconds},
+    {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "tracing-export-timeout", 1, &milliseconds},
+    {"OTEL_TRACES_SAMPLER", "tracing-sampler", 0, &as_is},
+    {"OTEL_TRACES_SAMPLER_ARG", "tracing-sampler-ratio", 0, &as_is},
+    {"OTEL_SERVICE_NAME", "tracing-service-name", 0, &as_is},
+    {"OTEL_RESOURCE_ATTRIBUTES", "tracing-resource-attributes", 0, &as_is},
+    {"OTEL_BSP_SCHEDULE_DELAY", "tracing-batch-delay", 0, &milliseconds},
+    {"OTEL_BSP_MAX_QUEUE_SIZE", "tracing-max-queue-spans", 0, &as_is},
+    {"OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "tracing-max-batch-spans", 0, &as_is},
+};
+
+// OTEL_* entries of the environment as settings, in precedence order. Only http/protobuf is spoken.
+std::vector<Setting> read_otel_environment(const char* const* envp, std::vector<Diagnostic>& problems) {
+  std::vector<std::pair<int, Setting>> found;
+  for (const char* const* entry = envp; *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    const std::size_t equals = text.find('=');
+    if (!text.starts_with("OTEL_") || equals == std::string_view::npos) continue;
+    const std::string_view name = text.substr(0, equals);
+    const std::string_view value = text.substr(equals + 1);
+    if (value.empty()) continue;
+    if ((name == "OTEL_EXPORTER_OTLP_PROTOCOL" || name == "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") &&
+        value != "http/protobuf") {
+      report(problems, std::string(name), "only http/protobuf is supported, not " + std::string(value));
+      continue;
+    }
+    for (const OtelVariable& v : kOtelVariables) {
+      if (v.name != name) continue;
+      found.emplace_back(v.rank, Setting{find_option_by_flag(v.flag), v.translate(value), std::string(name)});
+    }
+  }
+  std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second.source < b.second.source;
+  });
+  std::vector<Setting> settings;
+  for (auto& [rank, setting] : found) settings.push_back(std::move(setting));
+  return settings;
+}
+
 // Returns the healthcheck's APIMETER_ADMIN, which is only parsed when no --admin flag overrides it.
 std::string_view read_environment(const char* const* envp, CommandLine& out,
                                   std::vector<Diagnostic>& problems) {
@@ -99,6 +169,10 @@ std::string_view read_environment(const char* const* envp, CommandLine& out,
   std::sort(out.settings.begin(), out.settings.end(), [](const Setting& a, const Setting& b) {
     return a.option != b.option ? a.option < b.option : a.source < b.source;
   });
+  if (out.command != CommandLine::Command::healthcheck) {
+    std::vector<Setting> otel = read_otel_environment(envp, problems);
+    out.settings.insert(out.settings.begin(), std::make_move_iterator(otel.begin()), std::make_move_iterator(otel.end()));
+  }
   return admin_from_env;
 }
 

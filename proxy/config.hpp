@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "proxy/limits.hpp"
+#include "tracing/sampler.hpp"
+#include "tracing/tracing_settings.hpp"
 
 namespace apimeter {
 
@@ -91,6 +93,32 @@ struct UserIdentityConfig {
   std::string_view effective_name() const noexcept;
 };
 
+enum class OtlpCompression { none, gzip };
+
+// Tracing: spans per request exported over OTLP/HTTP. The OTEL_* environment variables map onto these.
+struct TracingConfig {
+  bool enabled = false;
+  std::string endpoint{defaults::kTracingEndpoint};  // full URL of the traces endpoint, http only
+  std::string headers;              // "name=value,..." sent with every export (values URL-decoded)
+  OtlpCompression compression = OtlpCompression::none;
+  Duration export_timeout = defaults::kTracingExportTimeout;
+  tracing::SamplerKind sampler = tracing::SamplerKind::parentbased_traceidratio;
+  double sampler_ratio = 1.0;       // root traces sampled by the traceidratio kinds
+  bool tail_errors = false;         // also export unsampled requests that ended in 5xx or failed
+  Duration tail_latency{0};         // also export unsampled requests at least this slow; 0 = off
+  tracing::B3Emit b3 = tracing::B3Emit::off;  // B3 headers to the upstream besides traceparent
+  bool capture_query = false;       // url.query (it may carry secrets)
+  std::string service_name;         // service.name; empty = the service setting
+  std::string resource_attributes;  // "key=value,..." added to the resource
+  std::size_t max_queue_spans = defaults::kTracingMaxQueueSpans;
+  std::size_t max_batch_spans = defaults::kTracingMaxBatchSpans;
+  Duration batch_delay = defaults::kTracingBatchDelay;
+  Duration retry_initial_backoff = defaults::kTracingRetryInitialBackoff;
+  Duration retry_max_backoff = defaults::kTracingRetryMaxBackoff;
+  Duration retry_max_elapsed = defaults::kTracingRetryMaxElapsed;
+  Duration shutdown_timeout = defaults::kTracingShutdownTimeout;
+};
+
 struct Config {
   std::string service = "default";
   HostPort listen{"0.0.0.0", 8080};
@@ -109,6 +137,7 @@ struct Config {
   UnmatchedRoutes unmatched_routes = UnmatchedRoutes::forward;
   MetricsConfig metrics;
   UserIdentityConfig user_identity;
+  TracingConfig tracing;
   std::vector<RouteConfig> routes;
   std::string config_path;  // the file it was loaded from, for SIGHUP; empty in zero-config mode
 };

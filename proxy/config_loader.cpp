@@ -397,6 +397,8 @@ class YamlLoader {
     std::string error;
     if (option.is_list() && value.IsSequence()) {
       if (load_list(option, value)) return;
+    } else if (option.kind == ValueKind::key_value_list && value.IsMap()) {
+      if (load_key_values(option, value)) return;
     } else if (!value.IsScalar()) {
       report(value, std::string(option.yaml_path) + " must be " +
                         std::string(value_description(option.kind)) + "; got " +
@@ -409,6 +411,40 @@ class YamlLoader {
              std::string(option.yaml_path) + ": invalid value " + quote(value.Scalar()) + ": " + error);
     }
     result_.origins.rejected.insert(flag);
+  }
+
+  // A YAML map for a key=value setting ("tracing.headers: {authorization: Bearer x}"): joined into the
+  // one-line spelling, with the characters that spelling reserves percent-encoded.
+  bool load_key_values(const OptionRow& option, const YAML::Node& map) {
+    std::string joined;
+    bool ok = true;
+    for (const auto& entry : map) {
+      if (!entry.first.IsScalar() || !entry.second.IsScalar()) {
+        report(entry.first, std::string(option.yaml_path) + ": keys and values must be plain text");
+        ok = false;
+        continue;
+      }
+      if (!joined.empty()) joined += ',';
+      joined += entry.first.Scalar();
+      joined += '=';
+      for (char c : entry.second.Scalar()) {
+        if (c == '%' || c == ',') {
+          constexpr char kHex[] = "0123456789ABCDEF";
+          joined += '%';
+          joined += kHex[static_cast<unsigned char>(c) >> 4];
+          joined += kHex[static_cast<unsigned char>(c) & 0xf];
+        } else {
+          joined += c;
+        }
+      }
+    }
+    std::string error;
+    if (ok && option.assign(result_.config, joined, error)) {
+      result_.origins.rejected.erase(std::string(option.flag));
+      return true;
+    }
+    if (ok) report(map, std::string(option.yaml_path) + ": " + error);
+    return false;
   }
 
   // A YAML list for a list setting: each item is checked on its own so a bad one is pointed at exactly.
@@ -992,6 +1028,17 @@ std::vector<Diagnostic> validate_config(const Config& config, const SettingOrigi
   if (config.service.empty() && !origins.rejected.contains("service")) {
     report("service", "service must not be empty: it names the API in every metric");
   }
+
+  const TracingConfig& tracing = config.tracing;
+  if (tracing.max_batch_spans == 0) report("tracing-max-batch-spans", "tracing.max_batch_spans is 0: nothing could be sent; use at least 1");
+  if (tracing.max_queue_spans < tracing.max_batch_spans)
+    report("tracing-max-queue-spans", "tracing.max_queue_spans (" + std::to_string(tracing.max_queue_spans) +
+                                          ") is smaller than tracing.max_batch_spans (" +
+                                          std::to_string(tracing.max_batch_spans) + ")");
+  if (tracing.export_timeout.count() == 0)
+    report("tracing-export-timeout", "tracing.export_timeout is 0: every export would time out");
+  if (tracing.retry_max_backoff < tracing.retry_initial_backoff)
+    report("tracing-retry-max-backoff", "tracing.retry_max_backoff is shorter than tracing.retry_initial_backoff");
 
   struct NonZero {
     std::string_view flag;

@@ -104,6 +104,7 @@ void DownstreamConnection::begin_request() {
   record_.wall_start = std::chrono::system_clock::now();
   record_.client_address = client_address_;
   record_.client_port = client_port_;
+  record_.listen_port = worker_.listen_port();
   route_ = nullptr;
   endpoint_ = nullptr;
   endpoints_tried_ = 0;
@@ -161,6 +162,7 @@ void DownstreamConnection::on_request_head() {
   record_.target = request_.target;
   record_.path = request_.path;
   record_.version_minor = request_.version_minor;
+  record_.host = request_.target_form == TargetForm::absolute ? request_.authority : request_.host;
   if (const HeaderField* ua = request_.find(FieldId::user_agent)) record_.user_agent = ua->value;
 
   // The head stays where it is until complete(): the record and the rewriter point into it.
@@ -179,6 +181,7 @@ void DownstreamConnection::on_request_head() {
                                                         : std::string_view(route_->label);
   }
   identify_request();
+  begin_trace();
   keep_alive_ = request_.keep_alive;
   upgrade_requested_ = request_.connection_upgrade && !request_.upgrade.empty();
 
@@ -238,7 +241,31 @@ void DownstreamConnection::identify_request() noexcept {
     metrics::extract_extra_labels(settings.extra_labels, header, request_.target, extra_labels_);
 }
 
+void DownstreamConnection::begin_trace() noexcept {
+  if (!snapshot_->tracing.enabled) return;
+  tracing::IncomingTraceHeaders headers;
+  for (const HeaderField& field : request_.fields) {
+    switch (field.id) {
+      case FieldId::traceparent:
+        headers.traceparent = field.value;
+        ++headers.traceparent_count;
+        break;
+      case FieldId::tracestate:
+        if (headers.tracestate.empty()) headers.tracestate = field.value;
+        break;
+      case FieldId::b3: headers.b3 = field.value; break;
+      case FieldId::x_b3_trace_id: headers.b3_trace_id = field.value; break;
+      case FieldId::x_b3_span_id: headers.b3_span_id = field.value; break;
+      case FieldId::x_b3_sampled: headers.b3_sampled = field.value; break;
+      case FieldId::x_b3_flags: headers.b3_flags = field.value; break;
+      default: break;
+    }
+  }
+  worker_.tracer().begin(snapshot_->tracing, headers, record_.trace);
+}
+
 void DownstreamConnection::acquire_upstream() {
+  if (record_.upstream_started == Clock::time_point{}) record_.upstream_started = Clock::now();
   const auto& endpoints = snapshot_->endpoints;
   endpoint_ = &endpoints[(endpoint_base_ + endpoints_tried_) % endpoints.size()];
   record_.upstream_address = endpoint_->name;
@@ -293,6 +320,41 @@ void DownstreamConnection::send_request_head() {
   context.client_ip = client_address_;
   context.trust_forwarded_headers = snapshot_->config.trust_forwarded_headers;
   context.upgrade = upgrade_requested_;
+  // The upstream continues our trace under the CLIENT span: traceparent (and B3 when asked) name it.
+  // The values are copied into the head as it is written, so they may live on the stack.
+  std::array<std::string_view, 10> trace_fields;
+  std::size_t trace_field_count = 0;
+  std::array<char, tracing::kTraceparentLength> traceparent;
+  std::array<char, 64> b3;
+  const TraceContext& trace = record_.trace;
+  if (trace.active) {
+    auto add = [&](std::string_view name, std::string_view value) {
+      trace_fields[trace_field_count * 2] = name;
+      trace_fields[trace_field_count * 2 + 1] = value;
+      ++trace_field_count;
+    };
+    tracing::format_traceparent(trace.trace_id, trace.client_span_id, trace.sampled, traceparent);
+    add("traceparent", {traceparent.data(), traceparent.size()});
+    const tracing::B3Emit b3_emit = snapshot_->tracing.emit_b3;
+    if (b3_emit == tracing::B3Emit::single) {
+      tracing::format_b3_single(trace.trace_id, trace.client_span_id, trace.sampled,
+                                std::span<char, tracing::kB3SingleLength>(b3.data(), tracing::kB3SingleLength));
+      add("b3", {b3.data(), tracing::kB3SingleLength});
+    } else if (b3_emit == tracing::B3Emit::multi) {
+      // Laid out in `b3`: trace id (32), span id (16), parent span id (16).
+      tracing::write_hex(trace.trace_id, b3.data());
+      tracing::write_hex(trace.client_span_id, b3.data() + 32);
+      tracing::write_hex(trace.server_span_id, b3.data() + 48);
+      add("X-B3-TraceId", {b3.data(), 32});
+      add("X-B3-SpanId", {b3.data() + 32, 16});
+      add("X-B3-ParentSpanId", {b3.data() + 48, 16});
+      add("X-B3-Sampled", trace.sampled ? "1" : "0");
+    }
+    context.replace_trace_context = true;
+    context.keep_tracestate = trace.parent == ParentFormat::w3c;
+    context.extra_fields = trace_fields.data();
+    context.extra_field_count = trace_field_count;
+  }
   write_upstream_request_head(request_, context, writer);
   if (writer.overflowed()) return fail(ProxyError::header_section_too_large);
   head_out_.begin = 0;
@@ -465,6 +527,7 @@ void DownstreamConnection::on_write_interim(const ErrorCode& ec, std::size_t n) 
 
 void DownstreamConnection::on_final_response() {
   record_.status = response_.status;
+  record_.upstream_status = response_.status;
   const bool client_http10 = request_.version_minor == 0;
   upstream_reusable_ = response_.keep_alive;
   response_body_left_ = 0;

@@ -20,6 +20,7 @@
 #include "metrics/metrics_settings.hpp"
 #include "metrics/user_identity.hpp"
 #include "metrics/space_saving.hpp"
+#include "tracing/trace_propagation.hpp"
 
 namespace apimeter {
 
@@ -156,6 +157,8 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
 
   // Measurement inputs taken from the head; the user id is copied because it may point into scratch.
   void identify_request() noexcept;
+  void begin_trace() noexcept;
+
   metrics::ExtraLabelValues extra_labels_{};
   metrics::UserToken user_token_{};
   std::array<char, 128> user_{};

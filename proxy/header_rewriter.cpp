@@ -105,6 +105,18 @@ void write_upstream_request_head(const MessageHead& req, const UpstreamRequestCo
       case FieldId::x_forwarded_host:
         if (!forwarded_host) forwarded_host = &field;
         continue;
+      case FieldId::traceparent:
+      case FieldId::b3:
+      case FieldId::x_b3_trace_id:
+      case FieldId::x_b3_span_id:
+      case FieldId::x_b3_parent_span_id:
+      case FieldId::x_b3_sampled:
+      case FieldId::x_b3_flags:
+        if (ctx.replace_trace_context) continue;
+        break;
+      case FieldId::tracestate:
+        if (ctx.replace_trace_context && !ctx.keep_tracestate) continue;
+        break;
       default:
         break;
     }

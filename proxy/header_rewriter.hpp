@@ -34,7 +34,11 @@ struct UpstreamRequestContext {
   std::string_view scheme = "http";      // X-Forwarded-Proto unless trusted from the client
   bool trust_forwarded_headers = false;  // keep the client's X-Forwarded-Proto/-Host when present
   bool upgrade = false;                  // forward Upgrade with Connection: upgrade
-  // Extra end-to-end fields the proxy adds (trace context later); name/value pairs.
+  // Tracing is on: the client's traceparent and B3 fields are replaced by the extra fields below, and its
+  // tracestate is dropped too unless it came with a valid traceparent (then it is forwarded unchanged).
+  bool replace_trace_context = false;
+  bool keep_tracestate = true;
+  // Extra end-to-end fields the proxy adds (the trace context); name/value pairs.
   const std::string_view* extra_fields = nullptr;
   std::size_t extra_field_count = 0;
 };

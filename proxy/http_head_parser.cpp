@@ -69,6 +69,14 @@ FieldId classify_field(std::string_view name) noexcept {
       {"x-forwarded-proto", FieldId::x_forwarded_proto},
       {"x-forwarded-host", FieldId::x_forwarded_host},
       {"user-agent", FieldId::user_agent},
+      {"traceparent", FieldId::traceparent},
+      {"tracestate", FieldId::tracestate},
+      {"b3", FieldId::b3},
+      {"x-b3-traceid", FieldId::x_b3_trace_id},
+      {"x-b3-spanid", FieldId::x_b3_span_id},
+      {"x-b3-parentspanid", FieldId::x_b3_parent_span_id},
+      {"x-b3-sampled", FieldId::x_b3_sampled},
+      {"x-b3-flags", FieldId::x_b3_flags},
   };
   for (const auto& known : kKnown)
     if (known.name.size() == name.size() && iequals(known.name, name)) return known.id;

@@ -32,6 +32,15 @@ enum class FieldId : std::uint8_t {
   x_forwarded_proto,
   x_forwarded_host,
   user_agent,
+  // Trace context (W3C, B3): read when tracing is on and then replaced toward the upstream.
+  traceparent,
+  tracestate,
+  b3,
+  x_b3_trace_id,
+  x_b3_span_id,
+  x_b3_parent_span_id,
+  x_b3_sampled,
+  x_b3_flags,
 };
 
 struct HeaderField {

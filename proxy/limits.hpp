@@ -61,6 +61,19 @@ inline constexpr std::size_t kMetricsMaxExtraLabelValueBytes = 64;  // one allow
 inline constexpr std::string_view kUserIdHeader = "X-User-Id";  // source: header
 inline constexpr std::string_view kApiKeyHeader = "X-Api-Key";  // source: api_key
 inline constexpr std::string_view kUserIdClaim = "sub";         // source: jwt_claim
+
+// Tracing (tracing.*): OTLP/HTTP export and the batch span processor's defaults, as the OTel SDKs have them
+// except the batch delay (1 s rather than 5 s: a sidecar's spans should reach the collector promptly).
+inline constexpr std::string_view kTracingEndpoint = "http://127.0.0.1:4318/v1/traces";
+inline constexpr Duration kTracingExportTimeout = 10s;      // one export request; OTEL_EXPORTER_OTLP_TIMEOUT
+inline constexpr std::size_t kTracingMaxQueueSpans = 2048;  // over all workers; OTEL_BSP_MAX_QUEUE_SIZE
+inline constexpr std::size_t kTracingMaxBatchSpans = 512;   // OTEL_BSP_MAX_EXPORT_BATCH_SIZE
+inline constexpr Duration kTracingBatchDelay = 1s;          // OTEL_BSP_SCHEDULE_DELAY
+inline constexpr Duration kTracingRetryInitialBackoff = 1s;
+inline constexpr Duration kTracingRetryMaxBackoff = 30s;
+inline constexpr Duration kTracingRetryMaxElapsed = 60s;    // then the batch is dropped
+inline constexpr Duration kTracingShutdownTimeout = 5s;     // flush on drain
+inline constexpr std::size_t kTracingRingBytesPerWorker = 4 << 20;  // encoded spans waiting per worker
 }  // namespace defaults
 
 struct Limits {

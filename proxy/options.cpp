@@ -2,10 +2,13 @@
 // Parsing only: never reads files or the environment, never compares one setting with another.
 #include "proxy/options.hpp"
 
+#include "proxy/http_head_parser.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <limits>
+#include <sstream>
 #include <type_traits>
 #include <vector>
 
@@ -212,6 +215,36 @@ std::string render_access_log(const Config& config) {
   return "stdout";
 }
 
+bool assign_sampler_ratio(Config& config, std::string_view text, std::string& error) {
+  return parse_ratio(text, config.tracing.sampler_ratio, error);
+}
+
+std::string render_sampler_ratio(const Config& config) {
+  std::ostringstream out;
+  out << config.tracing.sampler_ratio;
+  return out.str();
+}
+
+template <bool HeaderNames, auto... Path>
+bool assign_key_values(Config& config, std::string_view text, std::string& error) {
+  std::vector<std::pair<std::string, std::string>> parsed;
+  if (!text.empty() && !parse_key_values(text, HeaderNames, parsed, error)) return false;
+  field<Path...>(config) = std::string(text);
+  return true;
+}
+
+template <auto... Path>
+std::string render_text(const Config& config) {
+  return field<Path...>(config);
+}
+
+bool assign_tracing_endpoint(Config& config, std::string_view text, std::string& error) {
+  HttpUrl url;
+  if (!parse_http_url(text, url, error)) return false;
+  config.tracing.endpoint = std::string(text);
+  return true;
+}
+
 bool assign_unmatched_routes(Config& config, std::string_view text, std::string& error) {
   if (text == "forward") {
     config.unmatched_routes = UnmatchedRoutes::forward;
@@ -241,6 +274,18 @@ constexpr EnumName<IdentitySource> kIdentitySources[] = {
     {"none", IdentitySource::none},           {"header", IdentitySource::header},
     {"jwt_claim", IdentitySource::jwt_claim}, {"api_key", IdentitySource::api_key},
     {"cookie", IdentitySource::cookie},       {"client_address", IdentitySource::client_address}};
+
+constexpr EnumName<tracing::SamplerKind> kSamplers[] = {
+    {"parentbased_traceidratio", tracing::SamplerKind::parentbased_traceidratio},
+    {"parentbased_always_on", tracing::SamplerKind::parentbased_always_on},
+    {"parentbased_always_off", tracing::SamplerKind::parentbased_always_off},
+    {"traceidratio", tracing::SamplerKind::traceidratio},
+    {"always_on", tracing::SamplerKind::always_on},
+    {"always_off", tracing::SamplerKind::always_off}};
+constexpr EnumName<tracing::B3Emit> kB3Emits[] = {
+    {"off", tracing::B3Emit::off}, {"single", tracing::B3Emit::single}, {"multi", tracing::B3Emit::multi}};
+constexpr EnumName<OtlpCompression> kCompressions[] = {{"none", OtlpCompression::none},
+                                                       {"gzip", OtlpCompression::gzip}};
 
 template <const auto& Names, auto... Path>
 bool assign_enum(Config& config, std::string_view text, std::string& error) {
@@ -421,6 +466,58 @@ constexpr OptionRow kOptions[] = {
         "user-identity-name", "user_identity.name",
         "the header, claim or cookie to read; if empty: X-User-Id (header), X-Api-Key (api_key), sub "
         "(jwt_claim)"),
+
+    row<VK::boolean, &Config::tracing, &TracingConfig::enabled>(
+        "tracing-enabled", "tracing.enabled", "trace requests and export spans over OTLP/HTTP"),
+    OptionRow{"tracing-endpoint", "tracing.endpoint", VK::http_url,
+              "the collector's OTLP/HTTP traces URL (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)",
+              &assign_tracing_endpoint, &render_text<&Config::tracing, &TracingConfig::endpoint>},
+    OptionRow{"tracing-headers", "tracing.headers", VK::key_value_list,
+              "headers sent with every export, e.g. authorization=Bearer%20x (OTEL_EXPORTER_OTLP_HEADERS)",
+              &assign_key_values<true, &Config::tracing, &TracingConfig::headers>,
+              &render_text<&Config::tracing, &TracingConfig::headers>},
+    enum_row<VK::compression, kCompressions, &Config::tracing, &TracingConfig::compression>(
+        "tracing-compression", "tracing.compression", "export bodies compressed with gzip, or not"),
+    row<VK::duration, &Config::tracing, &TracingConfig::export_timeout>(
+        "tracing-export-timeout", "tracing.export_timeout", "one export request to the collector, connect included"),
+    enum_row<VK::trace_sampler, kSamplers, &Config::tracing, &TracingConfig::sampler>(
+        "tracing-sampler", "tracing.sampler", "head sampler, by its OTEL_TRACES_SAMPLER name"),
+    OptionRow{"tracing-sampler-ratio", "tracing.sampler_ratio", VK::ratio,
+              "share of root traces the traceidratio samplers keep (OTEL_TRACES_SAMPLER_ARG)",
+              &assign_sampler_ratio, &render_sampler_ratio},
+    row<VK::boolean, &Config::tracing, &TracingConfig::tail_errors>(
+        "tracing-tail-errors", "tracing.tail_errors",
+        "also export the proxy's spans of unsampled requests that ended in 5xx or failed"),
+    row<VK::duration, &Config::tracing, &TracingConfig::tail_latency>(
+        "tracing-tail-latency", "tracing.tail_latency",
+        "also export the proxy's spans of unsampled requests at least this slow; 0 = off"),
+    enum_row<VK::b3_propagation, kB3Emits, &Config::tracing, &TracingConfig::b3>(
+        "tracing-b3", "tracing.b3", "B3 headers to the upstream besides traceparent: off, single or multi"),
+    row<VK::boolean, &Config::tracing, &TracingConfig::capture_query>(
+        "tracing-capture-query", "tracing.capture_query", "record the query string (url.query); it may hold secrets"),
+    row<VK::string, &Config::tracing, &TracingConfig::service_name>(
+        "tracing-service-name", "tracing.service_name", "service.name of the spans; if empty: service (OTEL_SERVICE_NAME)"),
+    OptionRow{"tracing-resource-attributes", "tracing.resource_attributes", VK::key_value_list,
+              "extra resource attributes, e.g. deployment.environment=prod (OTEL_RESOURCE_ATTRIBUTES)",
+              &assign_key_values<false, &Config::tracing, &TracingConfig::resource_attributes>,
+              &render_text<&Config::tracing, &TracingConfig::resource_attributes>},
+    row<VK::count, &Config::tracing, &TracingConfig::max_queue_spans>(
+        "tracing-max-queue-spans", "tracing.max_queue_spans",
+        "spans waiting for export over all workers; beyond it new spans are dropped and counted"),
+    row<VK::count, &Config::tracing, &TracingConfig::max_batch_spans>(
+        "tracing-max-batch-spans", "tracing.max_batch_spans", "spans in one export request"),
+    row<VK::duration, &Config::tracing, &TracingConfig::batch_delay>(
+        "tracing-batch-delay", "tracing.batch_delay", "longest wait before a partial batch is sent"),
+    row<VK::duration, &Config::tracing, &TracingConfig::retry_initial_backoff>(
+        "tracing-retry-initial-backoff", "tracing.retry_initial_backoff",
+        "first wait before retrying a failed export; doubles up to the max, with jitter"),
+    row<VK::duration, &Config::tracing, &TracingConfig::retry_max_backoff>(
+        "tracing-retry-max-backoff", "tracing.retry_max_backoff", "longest wait between two export attempts"),
+    row<VK::duration, &Config::tracing, &TracingConfig::retry_max_elapsed>(
+        "tracing-retry-max-elapsed", "tracing.retry_max_elapsed",
+        "a batch still failing after this long is dropped and counted"),
+    row<VK::duration, &Config::tracing, &TracingConfig::shutdown_timeout>(
+        "tracing-shutdown-timeout", "tracing.shutdown_timeout", "on shutdown, queued spans get this long to be exported"),
 };
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -530,6 +627,18 @@ std::string_view value_placeholder(ValueKind kind) noexcept {
       return "template|name";
     case ValueKind::identity_source:
       return "SOURCE";
+    case ValueKind::ratio:
+      return "RATIO";
+    case ValueKind::trace_sampler:
+      return "SAMPLER";
+    case ValueKind::b3_propagation:
+      return "off|single|multi";
+    case ValueKind::compression:
+      return "none|gzip";
+    case ValueKind::key_value_list:
+      return "KEY=VALUE[,...]";
+    case ValueKind::http_url:
+      return "URL";
   }
   return "VALUE";
 }
@@ -564,6 +673,19 @@ std::string_view value_description(ValueKind kind) noexcept {
       return "template or name";
     case ValueKind::identity_source:
       return "none, header, jwt_claim, api_key, cookie or client_address";
+    case ValueKind::ratio:
+      return "a number from 0 to 1 like 0.01";
+    case ValueKind::trace_sampler:
+      return "parentbased_traceidratio, parentbased_always_on, parentbased_always_off, traceidratio, "
+             "always_on or always_off";
+    case ValueKind::b3_propagation:
+      return "off, single or multi";
+    case ValueKind::compression:
+      return "none or gzip";
+    case ValueKind::key_value_list:
+      return "key=value pairs separated by commas";
+    case ValueKind::http_url:
+      return "a URL like http://otel-collector:4318/v1/traces";
   }
   return "a value";
 }
@@ -835,6 +957,115 @@ std::string_view closest_match(std::string_view word, std::span<const std::strin
     }
   }
   return best;
+}
+
+bool parse_ratio(std::string_view text, double& out, std::string& error) {
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    error = "expected a number from 0 to 1 like 0.01";
+    return false;
+  }
+  if (!(value >= 0.0 && value <= 1.0)) {
+    error = "out of range; a ratio is from 0 to 1";
+    return false;
+  }
+  out = value;
+  return true;
+}
+
+namespace {
+
+std::string_view trim_spaces(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+bool percent_decode(std::string_view text, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    unsigned value = 0;
+    if (i + 2 >= text.size()) return false;
+    auto [end, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
+    if (ec != std::errc() || end != text.data() + i + 3) return false;
+    out += static_cast<char>(value);
+    i += 2;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool parse_key_values(std::string_view text, bool header_names,
+                      std::vector<std::pair<std::string, std::string>>& out, std::string& error) {
+  std::vector<std::pair<std::string, std::string>> result;
+  while (true) {
+    const std::size_t comma = text.find(',');
+    const std::string_view item = trim_spaces(text.substr(0, comma));
+    if (!item.empty()) {
+      const std::size_t equals = item.find('=');
+      const std::string_view key = equals == std::string_view::npos ? item : trim_spaces(item.substr(0, equals));
+      if (equals == std::string_view::npos || key.empty()) {
+        error = "\"" + std::string(item) + "\" is not key=value";
+        return false;
+      }
+      std::string value;
+      if (!percent_decode(trim_spaces(item.substr(equals + 1)), value)) {
+        error = "\"" + std::string(item) + "\": bad %-escape in the value";
+        return false;
+      }
+      if (header_names && (!is_token(key) || !is_valid_field_value(value))) {
+        error = "\"" + std::string(key) + "\" is not a valid header name and value";
+        return false;
+      }
+      result.emplace_back(std::string(key), std::move(value));
+    }
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  out = std::move(result);
+  return true;
+}
+
+bool parse_http_url(std::string_view text, HttpUrl& out, std::string& error) {
+  constexpr std::string_view kScheme = "http://";
+  if (text.starts_with("https://")) {
+    error = "https is not supported; export to a collector (or agent) over http, on loopback or a private network";
+    return false;
+  }
+  if (!text.starts_with(kScheme)) {
+    error = "expected a URL like http://otel-collector:4318/v1/traces";
+    return false;
+  }
+  text.remove_prefix(kScheme.size());
+  const std::size_t slash = text.find('/');
+  const std::string_view authority = text.substr(0, slash);
+  HttpUrl url;
+  url.path = slash == std::string_view::npos ? "/" : std::string(text.substr(slash));
+  if (url.path.find_first_of(" #\r\n\t") != std::string::npos) {
+    error = "the path has a space, tab, line break or #";
+    return false;
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    error = "credentials in the URL are not supported; use tracing.headers";
+    return false;
+  }
+  const bool has_port = !authority.empty() && authority.back() != ']' && authority.rfind(':') != std::string_view::npos;
+  HostPort host_port;
+  std::string reason;
+  if (!parse_host_port(has_port ? authority : std::string(authority) + ":80", false, host_port, reason)) {
+    error = "host: " + reason;
+    return false;
+  }
+  url.host = host_port.host;
+  url.port = host_port.port;
+  out = std::move(url);
+  return true;
 }
 
 }  // namespace apimeter

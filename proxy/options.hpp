@@ -29,6 +29,12 @@ enum class ValueKind {
   size_buckets,      // histogram bounds, increasing: "64,1KiB,1MiB"; YAML also takes a list
   route_label,       // "template" | "name"
   identity_source,   // "none" | "header" | "jwt_claim" | "api_key" | "cookie" | "client_address"
+  ratio,             // a number from 0 to 1: "0.01", "1"
+  trace_sampler,     // an OTEL_TRACES_SAMPLER name: "parentbased_traceidratio", "always_on", ...
+  b3_propagation,    // "off" | "single" | "multi"
+  compression,       // "none" | "gzip"
+  key_value_list,    // "key=value,key2=value2" with URL-encoded values, as OTEL_EXPORTER_OTLP_HEADERS
+  http_url,          // "http://host:port/path"
 };
 
 struct OptionRow {
@@ -75,6 +81,18 @@ bool parse_bucket_seconds(std::string_view text, double& seconds, std::string& e
 // there are several.
 bool parse_duration_buckets(std::string_view text, std::vector<double>& out, std::string& error);
 bool parse_size_buckets(std::string_view text, std::vector<std::uint64_t>& out, std::string& error);
+bool parse_ratio(std::string_view text, double& out, std::string& error);
+// "k=v,k2=v2": keys trimmed and not empty, values trimmed and percent-decoded (the OTel env syntax).
+// `header_names` also requires keys to be HTTP tokens and values to be valid field values.
+bool parse_key_values(std::string_view text, bool header_names,
+                      std::vector<std::pair<std::string, std::string>>& out, std::string& error);
+// "http://host[:port][/path]"; port 80 when absent, path "/" when absent. https is refused with a reason.
+struct HttpUrl {
+  std::string host;
+  std::uint16_t port = 80;
+  std::string path = "/";
+};
+bool parse_http_url(std::string_view text, HttpUrl& out, std::string& error);
 
 // Inverse of the parsers, in the largest unit that is exact: 600000ms -> "10m", 16384 -> "16KiB".
 std::string format_duration(Duration value);

@@ -3,6 +3,7 @@
 #include "proxy/server.hpp"
 
 #include <csignal>
+#include <random>
 #include <thread>
 
 #include "metrics/metrics_endpoint.hpp"
@@ -29,6 +30,23 @@ std::string endpoint_text(const tcp::endpoint& e) {
   return host + ":" + std::to_string(e.port());
 }
 
+// A random (version 4) UUID: service.instance.id must tell replicas and restarts apart.
+std::string random_uuid() {
+  std::random_device device;
+  std::uint8_t bytes[16];
+  for (auto& b : bytes) b = static_cast<std::uint8_t>(device());
+  bytes[6] = static_cast<std::uint8_t>((bytes[6] & 0x0f) | 0x40);
+  bytes[8] = static_cast<std::uint8_t>((bytes[8] & 0x3f) | 0x80);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (int i = 0; i < 16; ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
+    out += kHex[bytes[i] >> 4];
+    out += kHex[bytes[i] & 0xf];
+  }
+  return out;
+}
+
 unsigned worker_count(const Config& config) {
   if (config.workers > 0) return config.workers;
   unsigned n = std::thread::hardware_concurrency();
@@ -51,6 +69,8 @@ int Server::run() {
   if (!start()) return 2;
   control_.run();
   stop_workers();
+  // Workers are done: what they queued gets the shutdown timeout to reach the collector.
+  if (exporter_) exporter_->shutdown(snapshot_->config.tracing.shutdown_timeout);
   admin_.stop();
   if (access_log_) access_log_->stop();
   log_event("info", "stopped");
@@ -83,8 +103,10 @@ bool Server::start() {
     log_event("error", "cannot resolve listen address " + config.listen.to_string() + ": " + ec.message());
     return false;
   }
+  start_tracing(workers);
   for (unsigned i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(workers, snapshot_, access_log_->writer(i), metrics_->worker(i)));
+    workers_.push_back(std::make_unique<Worker>(workers, snapshot_, access_log_->writer(i), metrics_->worker(i),
+                                                exporter_->buffer(i)));
     // The first bind settles port 0; the others share that port through SO_REUSEPORT.
     tcp::endpoint bound = workers_.back()->listen(listen, ec);
     if (ec) {
@@ -178,6 +200,7 @@ void Server::reload() {
   snapshot_ = next;
   // The scrape side adopts the new settings first; each worker's shard follows with its snapshot.
   metrics_->apply(snapshot_->metrics);
+  exporter_->configure(make_exporter_settings(snapshot_->config, instance_id_));
   for (auto& worker : workers_) worker->post_snapshot(snapshot_);
   metrics_->reload_succeeded();
   log_event("info", "configuration reloaded",
@@ -237,6 +260,35 @@ void Server::do_metrics_tick() {
   metrics_timer_.async_wait([this](const ErrorCode& ec) {
     if (!ec) do_metrics_tick();
   });
+}
+
+void Server::start_tracing(unsigned workers) {
+  // The exporter thread runs even while tracing is off, so a reload can turn tracing on.
+  instance_id_ = random_uuid();
+  exporter_ = std::make_unique<tracing::OtlpExporter>(workers, defaults::kTracingRingBytesPerWorker, APIMETER_VERSION);
+  exporter_->configure(make_exporter_settings(snapshot_->config, instance_id_));
+  exporter_->set_reporter([](std::string_view message, bool failing) {
+    log_event(failing ? "warn" : "info", std::string(message));
+  });
+  metrics_->set_tracing_source([exporter = exporter_.get()] {
+    const tracing::ExportStats& stats = exporter->stats();
+    auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+    metrics::TracingExportSample t;
+    t.spans_exported = load(stats.spans_exported);
+    t.dropped_queue_full = exporter->dropped_queue_full();
+    t.dropped_export_failed = load(stats.dropped[static_cast<std::size_t>(tracing::DropReason::export_failed)]);
+    t.dropped_rejected = load(stats.dropped[static_cast<std::size_t>(tracing::DropReason::rejected)]);
+    t.dropped_shutdown = load(stats.dropped[static_cast<std::size_t>(tracing::DropReason::shutdown)]);
+    t.requests_success = load(stats.requests[static_cast<std::size_t>(tracing::ExportResult::success)]);
+    t.requests_retryable = load(stats.requests[static_cast<std::size_t>(tracing::ExportResult::retryable_error)]);
+    t.requests_error = load(stats.requests[static_cast<std::size_t>(tracing::ExportResult::error)]);
+    t.duration_bounds.assign(tracing::kExportDurationBounds.begin(), tracing::kExportDurationBounds.end());
+    for (const auto& bucket : stats.duration_buckets) t.duration_buckets.push_back(load(bucket));
+    t.duration_sum = stats.duration_sum.load(std::memory_order_relaxed);
+    t.queued = exporter->queued_spans();
+    return t;
+  });
+  exporter_->start();
 }
 
 void Server::stop_workers() {

@@ -14,6 +14,7 @@
 #include "proxy/snapshot.hpp"
 #include "proxy/worker.hpp"
 #include "metrics/metrics_registry.hpp"
+#include "tracing/otlp_exporter.hpp"
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -41,6 +42,7 @@ class Server {
   void stop_workers();
   void add_metrics_endpoints();
   void do_metrics_tick();
+  void start_tracing(unsigned workers);
 
   CommandLine command_line_;
   Config initial_config_;
@@ -53,6 +55,8 @@ class Server {
   AdminServer admin_;
   std::unique_ptr<AccessLog> access_log_;
   std::unique_ptr<metrics::MetricsRegistry> metrics_;  // before workers_: they hold its shards
+  std::unique_ptr<tracing::OtlpExporter> exporter_;     // before workers_: they hold its span buffers
+  std::string instance_id_;                             // service.instance.id, one per process
   std::vector<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> ready_{false};
   bool draining_ = false;

@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <boost/asio/ip/tcp.hpp>
+#include <unistd.h>
+
+#include "proxy/options.hpp"
 
 namespace apimeter {
 
@@ -36,6 +39,13 @@ SnapshotPtr build_snapshot(Config config, std::uint64_t generation, std::vector<
   }
   if (!problems.empty()) return nullptr;
   snapshot->metrics = make_metrics_settings(c, snapshot->router);
+  tracing::TracingSettings& t = snapshot->tracing;
+  t.enabled = c.tracing.enabled;
+  t.sampler = {c.tracing.sampler, c.tracing.sampler_ratio};
+  t.tail_errors = c.tracing.tail_errors;
+  t.tail_latency = c.tracing.tail_latency;
+  t.emit_b3 = c.tracing.b3;
+  t.capture_query = c.tracing.capture_query;
 
   const Limits& l = c.limits;
   snapshot->request_limits = {l.max_request_header_bytes, l.max_request_headers, l.max_uri_bytes};
@@ -85,6 +95,50 @@ std::shared_ptr<const metrics::MetricsSettings> make_metrics_settings(const Conf
     settings->extra_labels.push_back(std::move(label));
   }
   return settings;
+}
+
+tracing::ExporterSettings make_exporter_settings(const Config& config, const std::string& instance_id) {
+  const TracingConfig& t = config.tracing;
+  tracing::ExporterSettings out;
+  std::string ignored;
+  HttpUrl url;
+  if (parse_http_url(t.endpoint, url, ignored)) {
+    out.url = t.endpoint;
+    out.host = url.host;
+    out.port = url.port;
+    out.path = url.path;
+  }
+  parse_key_values(t.headers, true, out.headers, ignored);
+  out.gzip = t.compression == OtlpCompression::gzip;
+  out.timeout = t.export_timeout;
+  out.max_batch_spans = std::max<std::size_t>(1, t.max_batch_spans);
+  out.max_queue_spans = std::max(out.max_batch_spans, t.max_queue_spans);
+  out.batch_delay = t.batch_delay;
+  out.retry_initial_backoff = std::max(t.retry_initial_backoff, Duration(1));
+  out.retry_max_backoff = std::max(t.retry_max_backoff, out.retry_initial_backoff);
+  out.retry_max_elapsed = t.retry_max_elapsed;
+
+  // Resource: ours first; OTEL_RESOURCE_ATTRIBUTES may override them; service_name (OTEL_SERVICE_NAME)
+  // overrides both, as the OTel spec ranks them.
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  tracing::KeyValues resource{{"service.name", config.service},
+                              {"service.instance.id", instance_id},
+                              {"telemetry.sdk.name", "apimeter"},
+                              {"telemetry.sdk.language", "cpp"},
+                              {"telemetry.sdk.version", APIMETER_VERSION},
+                              {"host.name", host},
+                              {"process.pid", std::to_string(::getpid())}};
+  tracing::KeyValues extra;
+  parse_key_values(t.resource_attributes, false, extra, ignored);
+  for (auto& [key, value] : extra) {
+    auto it = std::find_if(resource.begin(), resource.end(), [&](const auto& kv) { return kv.first == key; });
+    if (it != resource.end()) it->second = value;
+    else resource.emplace_back(key, value);
+  }
+  if (!t.service_name.empty()) resource.front().second = t.service_name;
+  out.resource = std::move(resource);
+  return out;
 }
 
 }  // namespace apimeter

@@ -12,6 +12,8 @@
 #include "proxy/http_head_parser.hpp"
 #include "proxy/router.hpp"
 #include "metrics/metrics_settings.hpp"
+#include "tracing/exporter_settings.hpp"
+#include "tracing/tracing_settings.hpp"
 
 namespace apimeter {
 
@@ -31,10 +33,15 @@ struct Snapshot {
   std::uint64_t generation = 0;
   // What the metrics engine needs of this config; route_labels[i] is the http_route of route i.
   std::shared_ptr<const metrics::MetricsSettings> metrics;
+  tracing::TracingSettings tracing;
 };
 
 // The metrics engine's view of a config (route labels by route index, buckets, caps, identity source).
 std::shared_ptr<const metrics::MetricsSettings> make_metrics_settings(const Config& config, const Router& router);
+
+// The exporter thread's settings: endpoint, headers, batching, retry and the resource. `instance_id` is
+// service.instance.id, chosen once per process.
+tracing::ExporterSettings make_exporter_settings(const Config& config, const std::string& instance_id);
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
 

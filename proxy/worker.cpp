@@ -23,12 +23,14 @@ std::size_t worker_share(std::size_t total, unsigned workers) {
 
 }  // namespace
 
-Worker::Worker(unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log, metrics::WorkerMetrics& metrics)
+Worker::Worker(unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log, metrics::WorkerMetrics& metrics,
+               tracing::SpanBuffer& spans)
     : worker_count_(worker_count),
       io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       snapshot_(std::move(snapshot)),
       log_(log),
       metrics_(metrics),
+      tracer_(spans),
       buffers_(snapshot_->io_buffer_bytes, 256),
       upstreams_(snapshot_->config.pool),
       acceptor_(io_.get_executor()),
@@ -51,7 +53,9 @@ tcp::endpoint Worker::listen(const tcp::endpoint& address, ErrorCode& ec) {
   if (!ec) acceptor_.bind(address, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return {};
-  return acceptor_.local_endpoint(ec);
+  tcp::endpoint bound = acceptor_.local_endpoint(ec);
+  listen_port_ = bound.port();
+  return bound;
 }
 
 void Worker::start() {
@@ -156,9 +160,21 @@ void Worker::apply_snapshot(SnapshotPtr snapshot) {
   metrics_.apply(snapshot_->metrics);
 }
 
-void Worker::complete(const RequestRecord& record, const metrics::ExtraLabelValues& extra_labels) noexcept {
+void Worker::complete(RequestRecord& record, const metrics::ExtraLabelValues& extra_labels) noexcept {
+  const tracing::TracingSettings& tracing = snapshot_->tracing;
+  if (tracing.enabled) {
+    if (!record.trace.active) tracer_.begin(tracing, {}, record.trace);
+    // Decided before the metrics so that exported requests leave exemplars pointing at real traces.
+    record.trace.exported = tracer_.decide_export(tracing, record);
+  }
+  // The metrics resolve the http_route of unmatched paths (learned templates); the log and span show it.
+  if (metrics_enabled()) record.route_label = metrics_.record(record, extra_labels);
   log_.write(record);
-  if (metrics_enabled()) metrics_.record(record, extra_labels);
+  if (!record.trace.exported) return;
+  // user.id as the metrics export it: raw, or hashed when hash_user_ids is on.
+  char hashed[metrics::kExportedUserIdBytes];
+  const std::string_view user = metrics::exported_user_id(record.user, *snapshot_->metrics, hashed);
+  tracer_.submit(tracing, record, {record.route_label, user});
 }
 
 }  // namespace apimeter

@@ -19,6 +19,7 @@
 #include "proxy/upstream_pool.hpp"
 #include "metrics/extra_labels.hpp"
 #include "metrics/worker_metrics.hpp"
+#include "tracing/worker_tracer.hpp"
 
 namespace apimeter {
 
@@ -27,7 +28,8 @@ using ConnectionHook = boost::intrusive::list_base_hook<boost::intrusive::link_m
 
 class Worker {
  public:
-  Worker(unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log, metrics::WorkerMetrics& metrics);
+  Worker(unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log, metrics::WorkerMetrics& metrics,
+         tracing::SpanBuffer& spans);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -57,8 +59,11 @@ class Worker {
   std::size_t next_round_robin() noexcept { return round_robin_++; }
   void request_started() noexcept { metrics_.request_started(); }
   void request_finished() noexcept { metrics_.request_finished(); }
-  // The one place an exchange is accounted for: access log and metrics (spans later).
-  void complete(const RequestRecord& record, const metrics::ExtraLabelValues& extra_labels) noexcept;
+  // The one place an exchange is accounted for: export decision, access log, metrics, spans. It sets
+  // record.trace (a request refused before its head was read starts its trace here).
+  void complete(RequestRecord& record, const metrics::ExtraLabelValues& extra_labels) noexcept;
+  tracing::WorkerTracer& tracer() noexcept { return tracer_; }
+  std::uint16_t listen_port() const noexcept { return listen_port_; }
   bool metrics_enabled() const noexcept { return snapshot_->config.metrics.enabled; }
   metrics::WorkerMetrics& metrics() noexcept { return metrics_; }
   // Upstream connections held by exchanges, for the pool gauges.
@@ -82,6 +87,8 @@ class Worker {
   SnapshotPtr snapshot_;
   AccessLogWriter& log_;
   metrics::WorkerMetrics& metrics_;
+  tracing::WorkerTracer tracer_;
+  std::uint16_t listen_port_ = 0;
   std::size_t upstream_in_use_ = 0;
   std::array<char, metrics::kUserScratchBytes> identity_scratch_{};
   BufferPool buffers_;

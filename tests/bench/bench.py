@@ -233,6 +233,16 @@ def main():
         p, port = start_apimeter(args, args.server_core, upstream_port, ["--metrics-enabled", "false"])
         procs.append(p)
         targets.append(Target("apimeter, metrics off", port, p, [p.pid]))
+        # Tracing on at 1 % and 100 % sampling, exporting to a sink on the client's core (a collector is
+        # normally on another machine); the exporter thread itself runs, and is measured, in the proxy.
+        sink, sink_port = start_upstream(args, args.client_core)
+        procs.append(sink)
+        for label, ratio in (("1 %", "0.01"), ("100 %", "1")):
+            p, port = start_apimeter(args, args.server_core, upstream_port, [
+                "--tracing-enabled", "true", "--tracing-endpoint", f"http://127.0.0.1:{sink_port}/sink",
+                "--tracing-sampler", "traceidratio", "--tracing-sampler-ratio", ratio])
+            procs.append(p)
+            targets.append(Target(f"apimeter, tracing {label}", port, p, [p.pid]))
         p, port = start_nginx(workdir, args.server_core, upstream_port)
         procs.append(p)
         time.sleep(0.3)
@@ -295,6 +305,15 @@ def main():
                      f"{100 * (cpu_on - cpu_off) / cpu_off:+.1f} % CPU per request "
                      f"({cpu_on:.1f} vs {cpu_off:.1f} µs). On a shared machine requests/s swings by more than "
                      f"3 % between rounds; CPU per request is the steadier of the two.")
+        for label, target_pct in (("1 %", 3), ("100 %", 15)):
+            traced = next(t for t in targets if t.name == f"apimeter, tracing {label}")
+            rps_traced = statistics.median(x["rps"] for x in traced.runs)
+            cpu_traced = traced.cpu_ticks / CLK_TCK * 1e6 / max(traced.requests, 1)
+            lines.append("")
+            lines.append(f"Tracing cost at {label} sampling: {100 * (rps_on - rps_traced) / rps_on:+.1f} % of requests/s "
+                         f"({rps_traced:.0f} against {rps_on:.0f} with tracing off; target at most {target_pct} %), "
+                         f"{100 * (cpu_traced - cpu_on) / cpu_on:+.1f} % CPU per request "
+                         f"({cpu_traced:.1f} vs {cpu_on:.1f} µs).")
         table = "\n".join(lines)
         print()
         print(table)

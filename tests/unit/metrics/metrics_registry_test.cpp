@@ -1,6 +1,7 @@
 // The registry end to end on one process: request, route, user, concurrency, process and self-protection
 // families, merging of shards, caps, reloads, /stats and /routes. Time comes from an injected clock.
 #include "metrics/metrics_registry.hpp"
+#include "metrics/openmetrics_serializer.hpp"
 
 #include <gtest/gtest.h>
 
@@ -392,6 +393,51 @@ TEST_F(Registry, RoutesReportListsConfiguredAndLearnedTemplatesAsPasteableYaml) 
   EXPECT_NE(report.find("routes:\n  - name: learned_users_id_orders_id_2  # 7 requests\n    template: /users/{id}/orders/{id_2}\n"),
             std::string::npos) << report;
   EXPECT_NE(report.find("  - name: learned_health  # 1 requests\n    exact: /health\n"), std::string::npos) << report;
+}
+
+TEST_F(Registry, ExportedRequestsLeaveExemplarsOnTheirDurationBuckets) {
+  make(2);
+  RequestRecord traced = Exchange("GET", "/api/orders/1").route(0, "/api/orders/{id}").took(20ms);
+  traced.wall_start = std::chrono::system_clock::time_point{} + std::chrono::seconds(1'700'000'000);
+  traced.trace.active = traced.trace.sampled = traced.trace.exported = true;
+  for (std::uint8_t i = 0; i < 16; ++i) traced.trace.trace_id[i] = static_cast<std::uint8_t>(0xa0 + i);
+  traced.trace.server_span_id = {1, 2, 3, 4, 5, 6, 7, 8};
+  traced.trace.client_span_id = {9, 9, 9, 9, 9, 9, 9, 9};
+  w(0).record(Exchange("GET", "/api/orders/2").route(0, "/api/orders/{id}").took(20ms));  // not exported
+  w(1).record(traced);
+  const Exposition e = registry->collect_exposition();
+  const std::string text = serialize_openmetrics(e.families, e.extras);
+  // 20 ms falls in the 0.025 bucket: the exemplar is there, with the server span and the observed value.
+  EXPECT_NE(text.find("http_server_request_duration_seconds_bucket{service=\"shop\",http_route=\"/api/orders/{id}\","
+                      "http_request_method=\"GET\",http_response_status_code=\"200\",le=\"0.025\"} 2 # {trace_id=\""
+                      "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\",span_id=\"0102030405060708\"} 0.02 1700000000.02"),
+            std::string::npos)
+      << text;
+  // The upstream exchange (1 ms to 9 ms: 8 ms) carries the client span.
+  EXPECT_NE(text.find("span_id=\"0909090909090909\"} 0.008"), std::string::npos) << text;
+  // Exactly one exemplar per family: the untraced request left none.
+  std::size_t count = 0;
+  for (std::size_t at = text.find("# {trace_id"); at != std::string::npos; at = text.find("# {trace_id", at + 1)) ++count;
+  EXPECT_EQ(count, 2u);
+}
+
+TEST(ExemplarSlots, KeepTheLatestPerBucketAndStayEmptyUntilUsed) {
+  ExemplarSlots slots;
+  EXPECT_EQ(slots.size(), 0u);
+  ExemplarData out;
+  EXPECT_FALSE(slots.read(0, out));
+  const std::vector<double> bounds{0.1, 1.0};
+  slots.record(bounds, {{1}, {2}, 0.05, 10.0});
+  slots.record(bounds, {{3}, {4}, 0.07, 11.0});
+  slots.record(bounds, {{5}, {6}, 5.0, 12.0});
+  ASSERT_EQ(slots.size(), 3u);
+  ASSERT_TRUE(slots.read(0, out));
+  EXPECT_EQ(out.trace_id[0], 3);
+  EXPECT_EQ(out.span_id[0], 4);
+  EXPECT_DOUBLE_EQ(out.value, 0.07);
+  EXPECT_FALSE(slots.read(1, out));
+  ASSERT_TRUE(slots.read(2, out));  // +Inf
+  EXPECT_DOUBLE_EQ(out.timestamp, 12.0);
 }
 
 }  // namespace

@@ -367,5 +367,43 @@ TEST(CliHelp, VersionNamesTheProgram) {
   EXPECT_THAT(version_text(), ::testing::StartsWith("apimeter "));
 }
 
+TEST(Cli, OpenTelemetryVariablesSetTracing) {
+  const LoadResult r = effective({"--upstream", "127.0.0.1:3000"},
+                                 {"OTEL_TRACES_EXPORTER=otlp", "OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318/",
+                                  "OTEL_EXPORTER_OTLP_HEADERS=authorization=Bearer%20abc", "OTEL_TRACES_SAMPLER=traceidratio",
+                                  "OTEL_TRACES_SAMPLER_ARG=0.25", "OTEL_SERVICE_NAME=shop-api",
+                                  "OTEL_EXPORTER_OTLP_TIMEOUT=2500", "OTEL_RESOURCE_ATTRIBUTES=deployment.environment=prod"});
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(formatted(r.problems));
+  EXPECT_TRUE(r.config.tracing.enabled);
+  EXPECT_EQ(r.config.tracing.endpoint, "http://collector:4318/v1/traces");
+  EXPECT_EQ(r.config.tracing.headers, "authorization=Bearer%20abc");
+  EXPECT_EQ(r.config.tracing.sampler, tracing::SamplerKind::traceidratio);
+  EXPECT_DOUBLE_EQ(r.config.tracing.sampler_ratio, 0.25);
+  EXPECT_EQ(r.config.tracing.service_name, "shop-api");
+  EXPECT_EQ(r.config.tracing.export_timeout, 2500ms);
+  EXPECT_EQ(r.config.tracing.resource_attributes, "deployment.environment=prod");
+}
+
+TEST(Cli, TracesSpecificOtelVariablesWinAndApimeterVariablesWinOverBoth) {
+  const LoadResult r = effective({"--upstream", "127.0.0.1:3000"},
+                                 {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://b:4318/x", "OTEL_EXPORTER_OTLP_ENDPOINT=http://a:4318",
+                                  "OTEL_SDK_DISABLED=true", "APIMETER_TRACING_ENABLED=true", "OTEL_TRACES_EXPORTER=otlp"});
+  ASSERT_TRUE(r.ok()) << ::testing::PrintToString(formatted(r.problems));
+  EXPECT_EQ(r.config.tracing.endpoint, "http://b:4318/x");
+  EXPECT_TRUE(r.config.tracing.enabled);
+  const LoadResult flagged = effective({"--upstream", "127.0.0.1:3000", "--tracing-endpoint", "http://c:1/v1/traces"},
+                                       {"APIMETER_TRACING_ENDPOINT=http://d:2/v1/traces", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=http://b:4318/x"});
+  EXPECT_EQ(flagged.config.tracing.endpoint, "http://c:1/v1/traces");
+}
+
+TEST(Cli, OtherOtlpProtocolsAndBadOtelValuesAreReported) {
+  const Parsed p = parse({}, {"OTEL_EXPORTER_OTLP_PROTOCOL=grpc"});
+  EXPECT_FALSE(p.ok);
+  EXPECT_THAT(::testing::PrintToString(p.problems), HasSubstr("only http/protobuf"));
+  const Parsed q = parse({"--upstream", "127.0.0.1:3000"}, {"OTEL_TRACES_SAMPLER_ARG=2"});
+  const LoadResult r = load_effective_config(q.command_line);
+  EXPECT_THAT(::testing::PrintToString(formatted(r.problems)), HasSubstr("OTEL_TRACES_SAMPLER_ARG"));
+}
+
 }  // namespace
 }  // namespace apimeter

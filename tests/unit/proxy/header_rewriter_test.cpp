@@ -138,5 +138,38 @@ TEST(HeaderRewriter, WriterStopsAtCapacity) {
   EXPECT_EQ(writer.size(), 4u);
 }
 
+TEST(HeaderRewriter, TraceContextIsReplacedAndTracestateKeptWithAValidParent) {
+  const std::string_view ours[] = {"traceparent", "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01"};
+  UpstreamRequestContext ctx;
+  ctx.replace_trace_context = true;
+  ctx.keep_tracestate = true;
+  ctx.extra_fields = ours;
+  ctx.extra_field_count = 1;
+  const std::string head = upstream_head(
+      "GET / HTTP/1.1\r\nHost: a\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+      "tracestate: congo=t61rcWkgMzE\r\nb3: 1\r\nX-B3-TraceId: 463ac35c9f6413ad\r\nX-B3-Sampled: 1\r\n\r\n",
+      ctx);
+  EXPECT_EQ(head.find("b7ad6b7169203331"), std::string::npos) << head;
+  EXPECT_EQ(head.find("b3:"), std::string::npos) << head;
+  EXPECT_EQ(head.find("X-B3-"), std::string::npos) << head;
+  EXPECT_NE(head.find("tracestate: congo=t61rcWkgMzE\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("traceparent: 00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01\r\n"), std::string::npos);
+}
+
+TEST(HeaderRewriter, TracestateIsDroppedWhenTheTraceRestarts) {
+  UpstreamRequestContext ctx;
+  ctx.replace_trace_context = true;
+  ctx.keep_tracestate = false;
+  const std::string head = upstream_head("GET / HTTP/1.1\r\nHost: a\r\ntraceparent: garbage\r\ntracestate: a=b\r\n\r\n", ctx);
+  EXPECT_EQ(head.find("tracestate"), std::string::npos) << head;
+  EXPECT_EQ(head.find("garbage"), std::string::npos) << head;
+}
+
+TEST(HeaderRewriter, TraceHeadersPassUntouchedWithTracingOff) {
+  const std::string head = upstream_head("GET / HTTP/1.1\r\nHost: a\r\ntraceparent: x\r\nb3: 1\r\n\r\n");
+  EXPECT_NE(head.find("traceparent: x\r\n"), std::string::npos) << head;
+  EXPECT_NE(head.find("b3: 1\r\n"), std::string::npos) << head;
+}
+
 }  // namespace
 }  // namespace apimeter

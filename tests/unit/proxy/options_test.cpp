@@ -259,7 +259,7 @@ TEST(OptionTable, NamesAreUniqueAndYamlNestsOneLevel) {
     EXPECT_TRUE(paths.insert(option.yaml_path).second) << option.yaml_path;
     EXPECT_LE(std::count(option.yaml_path.begin(), option.yaml_path.end(), '.'), 1) << option.yaml_path;
   }
-  EXPECT_EQ(flags.size(), 38u);  // config plus the 37 settings of the file
+  EXPECT_EQ(flags.size(), 58u);  // config plus the 57 settings of the file
 }
 
 TEST(OptionTable, EveryRowRendersItsDefaultInASpellingItAccepts) {
@@ -480,6 +480,53 @@ TEST(OptionClosestMatch, SuggestsOnlyNearCandidates) {
   EXPECT_EQ(closest_match("client-header", candidates), "client_header");
   EXPECT_EQ(closest_match("zzz", candidates), "");
   EXPECT_EQ(closest_match("routes", candidates), "");
+}
+
+TEST(Options, HttpUrlsNeedHttpAndGiveHostPortAndPath) {
+  HttpUrl url;
+  std::string error;
+  ASSERT_TRUE(parse_http_url("http://otel-collector:4318/v1/traces", url, error)) << error;
+  EXPECT_EQ(url.host, "otel-collector");
+  EXPECT_EQ(url.port, 4318);
+  EXPECT_EQ(url.path, "/v1/traces");
+  ASSERT_TRUE(parse_http_url("http://10.0.0.1", url, error)) << error;
+  EXPECT_EQ(url.port, 80);
+  EXPECT_EQ(url.path, "/");
+  EXPECT_FALSE(parse_http_url("https://collector:4318/v1/traces", url, error));
+  EXPECT_NE(error.find("https"), std::string::npos);
+  EXPECT_FALSE(parse_http_url("collector:4318", url, error));
+  EXPECT_FALSE(parse_http_url("http://user:pw@collector/", url, error));
+  EXPECT_FALSE(parse_http_url("http://collector:99999/", url, error));
+  EXPECT_FALSE(parse_http_url("http://collector/a b", url, error));
+}
+
+TEST(Options, KeyValueListsArePercentDecodedAndHeaderNamesChecked) {
+  std::vector<std::pair<std::string, std::string>> kv;
+  std::string error;
+  ASSERT_TRUE(parse_key_values(" authorization = Bearer%20x%2Cy , x-tenant=shop", true, kv, error)) << error;
+  ASSERT_EQ(kv.size(), 2u);
+  EXPECT_EQ(kv[0].first, "authorization");
+  EXPECT_EQ(kv[0].second, "Bearer x,y");
+  EXPECT_EQ(kv[1].second, "shop");
+  EXPECT_FALSE(parse_key_values("novalue", false, kv, error));
+  EXPECT_FALSE(parse_key_values("=x", false, kv, error));
+  EXPECT_FALSE(parse_key_values("a=%zz", false, kv, error));
+  EXPECT_FALSE(parse_key_values("a=%2", false, kv, error));
+  EXPECT_FALSE(parse_key_values("bad name=x", true, kv, error));
+  EXPECT_FALSE(parse_key_values("x=a%0Db", true, kv, error));  // CR in a header value
+  EXPECT_TRUE(parse_key_values("deployment.environment=prod", false, kv, error));
+}
+
+TEST(Options, RatiosAreBetweenZeroAndOne) {
+  double r = -1;
+  std::string error;
+  EXPECT_TRUE(parse_ratio("0.01", r, error));
+  EXPECT_DOUBLE_EQ(r, 0.01);
+  EXPECT_TRUE(parse_ratio("1", r, error));
+  EXPECT_FALSE(parse_ratio("1.5", r, error));
+  EXPECT_FALSE(parse_ratio("-0.1", r, error));
+  EXPECT_FALSE(parse_ratio("half", r, error));
+  EXPECT_FALSE(parse_ratio("", r, error));
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // gzip output is a valid gzip stream that inflates back to the input.
-#include "metrics/gzip.hpp"
+#include "common/gzip.hpp"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 
 #include <zlib.h>
 
-namespace apimeter::metrics {
+namespace apimeter {
 namespace {
 
 // Inflates in chunks, as a scraper would, so any compression ratio works.
@@ -43,4 +43,4 @@ TEST(Gzip, RoundTripsThroughZlibInflate) {
 }
 
 }  // namespace
-}  // namespace apimeter::metrics
+}  // namespace apimeter

@@ -1,11 +1,11 @@
 // One-shot deflate with a gzip wrapper (windowBits 15 + 16) into a buffer sized by deflateBound.
-#include "metrics/gzip.hpp"
+#include "common/gzip.hpp"
 
 #include <stdexcept>
 
 #include <zlib.h>
 
-namespace apimeter::metrics {
+namespace apimeter {
 
 std::string gzip(std::string_view data, int level) {
   z_stream zs{};
@@ -25,4 +25,4 @@ std::string gzip(std::string_view data, int level) {
   return out;
 }
 
-}  // namespace apimeter::metrics
+}  // namespace apimeter

@@ -1,0 +1,50 @@
+// A minimal HTTP/1.1 client for the exporter thread: POST one body to the collector over a kept-alive
+// connection, everything (resolve, connect, write, read) under one deadline. Blocking from the caller's
+// view; runs its own private io_context. Exporter thread only.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include "tracing/exporter_settings.hpp"
+
+namespace apimeter::tracing {
+
+struct PostOutcome {
+  int status = 0;     // HTTP status; 0 when no response arrived (error says why)
+  std::string error;  // connection or protocol failure, empty otherwise
+  std::optional<std::chrono::milliseconds> retry_after;  // the response's Retry-After, if any
+  std::string body;
+};
+
+class OtlpHttpClient {
+ public:
+  OtlpHttpClient();
+  ~OtlpHttpClient();
+  PostOutcome post(const ExporterSettings& settings, std::string_view body, bool gzipped,
+                   std::chrono::steady_clock::time_point deadline);
+  void close() noexcept;
+
+ private:
+  PostOutcome attempt(const ExporterSettings& settings, std::string_view body, bool gzipped,
+                      std::chrono::steady_clock::time_point deadline, bool& reused);
+
+  boost::asio::io_context io_;
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+  bool connected_ = false;
+  std::string connected_host_;
+  std::uint16_t connected_port_ = 0;
+};
+
+// Retry-After as delay-seconds or an HTTP-date (RFC 9110 10.2.3), relative to `now`; nullopt if neither.
+std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value,
+                                                          std::chrono::system_clock::time_point now) noexcept;
+
+}  // namespace apimeter::tracing
