@@ -184,7 +184,8 @@ void OtlpExporter::run() {
     SteadyClock::time_point stop_deadline;
     {
       std::unique_lock lock(mutex_);
-      if (!stopping_) wake_.wait_for(lock, kPollInterval);
+      // A full batch already waiting goes out at once; otherwise poll the workers' buffers every 20 ms.
+      if (!stopping_ && pending_spans_ < active_.max_batch_spans) wake_.wait_for(lock, kPollInterval);
       if (settings_changed_) {
         active_ = settings_;
         settings_changed_ = false;

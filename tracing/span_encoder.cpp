@@ -150,7 +150,7 @@ void encode_server_span(ProtoWriter& w, const RequestRecord& r, const TracingSet
     const std::string_view query = query_of(r.target);
     if (!query.empty()) attribute(w, "url.query", query, kMaxPathAttribute);
   }
-  if (!in.route.empty()) attribute(w, "http.route", in.route);
+  if (!in.route.empty()) attribute(w, "http.route", in.route, kMaxPathAttribute);
   if (r.status != 0) attribute(w, "http.response.status_code", r.status);
   const HostPort server = split_host_port(r.host);
   if (!server.host.empty()) attribute(w, "server.address", server.host, 255);
@@ -162,7 +162,7 @@ void encode_server_span(ProtoWriter& w, const RequestRecord& r, const TracingSet
   attribute(w, "network.protocol.version", r.version_minor == 0 ? "1.0" : "1.1");
   attribute(w, "http.request.body.size", static_cast<std::int64_t>(r.request_body_bytes));
   attribute(w, "http.response.body.size", static_cast<std::int64_t>(r.response_body_bytes));
-  if (!in.user.empty()) attribute(w, "user.id", in.user);
+  if (!in.user.empty()) attribute(w, "user.id", in.user, 256);
   char code[4];
   std::string_view error = r.error_type;
   if (error.empty() && r.status >= 500) error = status_text(r.status, code);

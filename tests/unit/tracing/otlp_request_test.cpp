@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "tests/unit/tracing/proto_test_support.hpp"
+#include "proto_test_support.hpp"
 #include "tracing/otlp_http_client.hpp"
 #include "tracing/protobuf_writer.hpp"
 
@@ -47,7 +47,8 @@ struct ThreeSpans {
   std::string framed = frame(spans[0]) + frame(spans[1]) + frame(spans[2]);
 };
 
-const KeyValues kResource{{"service.name", "apimeter"}, {"service.instance.id", "host-1"}, {"telemetry.sdk.language", "cpp"}};
+const KeyValues kResource{
+    {"service.name", "apimeter"}, {"service.instance.id", "host-1"}, {"telemetry.sdk.language", "cpp"}};
 
 // ExportTraceServiceRequest -> the one ResourceSpans -> the one ScopeSpans (views into `body`, which the
 // caller keeps).
@@ -141,7 +142,8 @@ TEST(EncodeExportRequest, StopsAtATruncatedFrame) {
 TEST(EncodeExportRequest, ProtocDecodesTheRequest) {
   if (!testing::protoc_available()) GTEST_SKIP() << "no " << testing::kProtoc;
   const ThreeSpans three;
-  const auto text = testing::protoc_decode_raw(encode_export_request(encode_resource(kResource), "0.1.0", three.framed, 3));
+  const auto text =
+      testing::protoc_decode_raw(encode_export_request(encode_resource(kResource), "0.1.0", three.framed, 3));
   ASSERT_TRUE(text.has_value());
   EXPECT_NE(text->find("1: \"service.name\""), std::string::npos) << *text;
   EXPECT_NE(text->find("1: \"apimeter\"\n"), std::string::npos) << *text;
@@ -165,7 +167,8 @@ TEST(SpanFrames, StopsAtATruncatedFrameOrHeader) {
   const std::string first = frame(span_named("one"));
   const std::string second = frame(span_named("two"));
   for (std::size_t cut = 1; cut < second.size(); ++cut) {
-    SpanFrames frames(first + second.substr(0, cut));
+    const std::string framed = first + second.substr(0, cut);
+    SpanFrames frames(framed);
     std::string_view span;
     ASSERT_TRUE(frames.next(span));
     EXPECT_FALSE(frames.next(span)) << "cut at " << cut;
@@ -219,7 +222,7 @@ TEST(RejectedSpans, EmptyBodyMeansNoneRejected) {
 
 TEST(RejectedSpans, UnknownFieldsAreSkipped) {
   std::string body = std::string("\x15\x01\x02\x03\x04", 5);  // field 2, fixed32
-  body += std::string("\x19", 1) + std::string(8, '\x01');   // field 3, fixed64
+  body += std::string("\x19", 1) + std::string(8, '\x01');    // field 3, fixed64
   body += std::string("\x20\x96\x01", 3);                     // field 4, varint
   body += partial_success(7, "x");
   EXPECT_EQ(rejected_spans(body), 7);
@@ -232,7 +235,7 @@ TEST(RejectedSpans, GarbageOrTruncatedBodyGivesZero) {
   EXPECT_EQ(rejected_spans("<html>Bad Gateway</html>"), 0);
   EXPECT_EQ(rejected_spans(std::string(12, '\xff')), 0);
   EXPECT_EQ(rejected_spans(std::string("\x0b\x08\x07", 3)), 0);  // group wire type
-  EXPECT_EQ(rejected_spans(std::string("\x00\x07", 2)), 0);        // field number 0
+  EXPECT_EQ(rejected_spans(std::string("\x00\x07", 2)), 0);      // field number 0
 }
 
 TEST(RejectedSpans, NegativeCountGivesZero) {
@@ -269,7 +272,8 @@ TEST(ParseRetryAfter, LongDelaysAreCappedAtADay) {
 }
 
 TEST(ParseRetryAfter, AnythingElseIsNotAValue) {
-  for (std::string_view bad : {"soon", "", "   ", "-1", "1.5", "12s", "Sun, 06 Nov 1994 08:49:47", "Sun, 06 Nov 1994 08:49:47 GMT trailing"})
+  for (std::string_view bad : {"soon", "", "   ", "-1", "1.5", "12s", "Sun, 06 Nov 1994 08:49:47",
+                               "Sun, 06 Nov 1994 08:49:47 GMT trailing"})
     EXPECT_FALSE(parse_retry_after(bad, kNow).has_value()) << bad;
   EXPECT_FALSE(parse_retry_after(std::string(100, 'x'), kNow).has_value());
 }

@@ -1,6 +1,5 @@
-// Test-only protobuf reading for the tracing tests: a strict wire-format decoder (any malformed byte is a
-// test failure), OTLP attribute lookup, span frame splitting, and `protoc --decode_raw` as an independent
-// check when protoc is installed. Test code only.
+// Test-only protobuf reading for the tracing tests: a strict wire-format decoder (malformed bytes fail the
+// test), OTLP attribute lookup, span frame splitting, and `protoc --decode_raw` when protoc is installed.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -21,9 +20,9 @@ namespace apimeter::tracing::testing {
 
 struct Field {
   std::uint32_t number = 0;
-  int wire_type = 0;          // 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32
-  std::uint64_t value = 0;    // varint and fixed values
-  std::string_view bytes;     // length-delimited payload
+  int wire_type = 0;        // 0 varint, 1 fixed64, 2 length-delimited, 5 fixed32
+  std::uint64_t value = 0;  // varint and fixed values
+  std::string_view bytes;   // length-delimited payload
 };
 
 // One decoded message. `ok` is false (and a failure recorded) when the bytes are not well-formed protobuf.
@@ -61,7 +60,8 @@ class Message {
   }
   std::uint64_t value(std::uint32_t number, int wire_type) const {
     const Field* f = find(number);
-    EXPECT_TRUE(f != nullptr && f->wire_type == wire_type) << "field " << number << " missing or of another type";
+    EXPECT_TRUE(f != nullptr && f->wire_type == wire_type)
+        << "field " << number << " missing or of another type";
     return f != nullptr ? f->value : 0;
   }
   Message sub(std::uint32_t number) const { return Message(bytes(number)); }
@@ -88,7 +88,8 @@ class Message {
     auto fixed = [&](std::size_t n, std::uint64_t& out) {
       if (data.size() - at < n) return false;
       out = 0;
-      for (std::size_t i = 0; i < n; ++i) out |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(data[at + i])) << (8 * i);
+      for (std::size_t i = 0; i < n; ++i)
+        out |= static_cast<std::uint64_t>(static_cast<std::uint8_t>(data[at + i])) << (8 * i);
       at += n;
       return true;
     };
@@ -174,11 +175,15 @@ inline std::vector<std::string_view> split_frames(std::string_view framed) {
   return out;
 }
 
-inline std::string bytes_of(const auto& id) { return std::string(id.begin(), id.end()); }
+inline std::string bytes_of(const auto& id) {
+  return std::string(id.begin(), id.end());
+}
 
 constexpr const char* kProtoc = "/usr/bin/protoc";
 
-inline bool protoc_available() { return ::access(kProtoc, X_OK) == 0; }
+inline bool protoc_available() {
+  return ::access(kProtoc, X_OK) == 0;
+}
 
 // Runs `protoc --decode_raw` over `message`; returns its output, or nullopt when protoc rejected it.
 inline std::optional<std::string> protoc_decode_raw(std::string_view message) {

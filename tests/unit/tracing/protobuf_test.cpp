@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "common/request_record.hpp"
-#include "tests/unit/tracing/proto_test_support.hpp"
+#include "proto_test_support.hpp"
 #include "tracing/span_encoder.hpp"
 
 namespace apimeter::tracing {
@@ -44,7 +44,11 @@ TEST(ProtoWriter, VarintsUseSevenBitGroupsLowFirst) {
   w.varint(3, 127);
   w.varint(4, 128);
   ASSERT_FALSE(w.overflowed());
-  EXPECT_EQ(hex(w.view()), "089601" "1000" "187f" "208001");
+  EXPECT_EQ(hex(w.view()),
+            "089601"
+            "1000"
+            "187f"
+            "208001");
 }
 
 TEST(ProtoWriter, LargestVarintAndNegativeInt64TakeTenBytes) {
@@ -53,7 +57,9 @@ TEST(ProtoWriter, LargestVarintAndNegativeInt64TakeTenBytes) {
   w.varint(1, UINT64_MAX);
   w.int64(2, -1);
   ASSERT_FALSE(w.overflowed());
-  EXPECT_EQ(hex(w.view()), "08ffffffffffffffffff01" "10ffffffffffffffffff01");
+  EXPECT_EQ(hex(w.view()),
+            "08ffffffffffffffffff01"
+            "10ffffffffffffffffff01");
   EXPECT_EQ(varint_size(UINT64_MAX), 10u);
   EXPECT_EQ(varint_size(16383), 2u);
   EXPECT_EQ(varint_size(16384), 3u);
@@ -65,7 +71,9 @@ TEST(ProtoWriter, FixedFieldsAreLittleEndian) {
   w.fixed64(7, 0x0102030405060708ULL);
   w.fixed32(16, 0x0a0b0c0d);  // field 16 needs a two-byte tag
   ASSERT_FALSE(w.overflowed());
-  EXPECT_EQ(hex(w.view()), "390807060504030201" "85010d0c0b0a");
+  EXPECT_EQ(hex(w.view()),
+            "390807060504030201"
+            "85010d0c0b0a");
 }
 
 TEST(ProtoWriter, StringsAndBytesAreLengthDelimited) {
@@ -76,7 +84,10 @@ TEST(ProtoWriter, StringsAndBytesAreLengthDelimited) {
   const std::uint8_t raw[] = {0x00, 0xff};
   w.bytes(4, raw, sizeof raw);
   ASSERT_FALSE(w.overflowed());
-  EXPECT_EQ(hex(w.view()), "120774657374696e67" "1a00" "220200ff");
+  EXPECT_EQ(hex(w.view()),
+            "120774657374696e67"
+            "1a00"
+            "220200ff");
 }
 
 TEST(ProtoWriter, ShortNestedMessageKeepsItsOneByteLength) {
@@ -87,7 +98,9 @@ TEST(ProtoWriter, ShortNestedMessageKeepsItsOneByteLength) {
   w.end(mark);
   w.varint(4, 1);
   ASSERT_FALSE(w.overflowed());
-  EXPECT_EQ(hex(w.view()), "1a03089601" "2001");
+  EXPECT_EQ(hex(w.view()),
+            "1a03089601"
+            "2001");
 }
 
 TEST(ProtoWriter, EmptyNestedMessageHasLengthZero) {
@@ -203,7 +216,8 @@ constexpr std::uint32_t kTraceId = 1, kSpanId = 2, kTraceState = 3, kParentSpanI
                         kStart = 7, kEnd = 8, kAttributes = 9, kEvents = 11, kStatus = 15, kFlags = 16;
 constexpr int kVarint = 0, kFixed64 = 1, kFixed32 = 5;
 
-constexpr TraceId kTrace{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36};
+constexpr TraceId kTrace{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6,
+                         0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36};
 constexpr SpanId kServerSpan{1, 2, 3, 4, 5, 6, 7, 8};
 constexpr SpanId kClientSpan{9, 10, 11, 12, 13, 14, 15, 16};
 constexpr SpanId kParentSpan{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7};
@@ -222,7 +236,8 @@ RequestRecord filled_record() {
   r.upstream_done = kT0 + 7ms;
   r.done = kT0 + 8ms;
   r.wall_start = std::chrono::system_clock::time_point{} +
-                 std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(kWallStartNanos));
+                 std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                     std::chrono::nanoseconds(kWallStartNanos));
   r.method = "GET";
   r.target = "/api/orders/17?expand=items&token=s3cret";
   r.path = "/api/orders/17";
@@ -265,7 +280,8 @@ struct Encoded {
   std::vector<std::string_view> frames;
 };
 
-Encoded encode(const RequestRecord& r, const TracingSettings& settings = {}, const SpanInputs& inputs = kInputs) {
+Encoded encode(const RequestRecord& r, const TracingSettings& settings = {},
+               const SpanInputs& inputs = kInputs) {
   return Encoded(r, settings, inputs);  // guaranteed elision: the views stay valid
 }
 
@@ -356,7 +372,8 @@ TEST(EncodeSpans, QueryIsCapturedOnlyWhenAskedFor) {
   settings.capture_query = true;
   const Encoded e = encode(filled_record(), settings);
   ASSERT_EQ(e.frames.size(), 2u);
-  EXPECT_EQ(string_attribute(attributes(Message(e.frames[0]), kAttributes), "url.query"), "expand=items&token=s3cret");
+  EXPECT_EQ(string_attribute(attributes(Message(e.frames[0]), kAttributes), "url.query"),
+            "expand=items&token=s3cret");
   EXPECT_EQ(string_attribute(attributes(Message(e.frames[1]), kAttributes), "url.full"),
             "http://127.0.0.1:9000/api/orders/17?expand=items&token=s3cret");
 }
@@ -562,7 +579,9 @@ TEST(EncodeSpans, ProtocDecodesTheSpans) {
   // looked for, and the events are counted.
   EXPECT_NE(client->find("2: \"upstream.connected\""), std::string::npos) << *client;
   std::size_t events = 0;
-  for (std::size_t at = client->find("\n11 {\n"); at != std::string::npos; at = client->find("\n11 {\n", at + 1)) ++events;
+  for (std::size_t at = client->find("\n11 {\n"); at != std::string::npos;
+       at = client->find("\n11 {\n", at + 1))
+    ++events;
   EXPECT_EQ(events, 2u) << *client;
 }
 

@@ -16,10 +16,12 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::array<SamplerKind, 6> kAllKinds{
-    SamplerKind::always_on,           SamplerKind::always_off,
-    SamplerKind::traceidratio,        SamplerKind::parentbased_always_on,
-    SamplerKind::parentbased_always_off, SamplerKind::parentbased_traceidratio};
+constexpr std::array<SamplerKind, 6> kAllKinds{SamplerKind::always_on,
+                                               SamplerKind::always_off,
+                                               SamplerKind::traceidratio,
+                                               SamplerKind::parentbased_always_on,
+                                               SamplerKind::parentbased_always_off,
+                                               SamplerKind::parentbased_traceidratio};
 
 // A trace id whose bytes 8..15 hold `low` big-endian; the high half is noise the rule must ignore.
 TraceId trace_id_with_low(std::uint64_t low) {
@@ -45,7 +47,8 @@ TEST(Sampler, ParentBasedKindsFollowTheParentsDecision) {
   }
   // The sampled parent wins even over a ratio that would refuse its trace id.
   EXPECT_FALSE(trace_id_ratio_sample(0.5, id));
-  EXPECT_TRUE(should_sample({SamplerKind::parentbased_traceidratio, 0.5}, parent_with(ParentDecision::sampled), id));
+  EXPECT_TRUE(
+      should_sample({SamplerKind::parentbased_traceidratio, 0.5}, parent_with(ParentDecision::sampled), id));
 }
 
 TEST(Sampler, ParentBasedKindsDecideRootsLikeTheirRootSampler) {

@@ -68,7 +68,8 @@ TEST(Traceparent, UnsampledHeaderGivesNotSampledDecision) {
 
 TEST(Traceparent, OnlyTheSampledBitOfTheFlagsDecides) {
   bool ok = false;
-  EXPECT_EQ(parsed_traceparent(traceparent("00", kTraceHex, kSpanHex, "03"), ok).decision, ParentDecision::sampled);
+  EXPECT_EQ(parsed_traceparent(traceparent("00", kTraceHex, kSpanHex, "03"), ok).decision,
+            ParentDecision::sampled);
   EXPECT_TRUE(ok);
   EXPECT_EQ(parsed_traceparent(traceparent("00", kTraceHex, kSpanHex, "02"), ok).decision,
             ParentDecision::not_sampled);
@@ -93,7 +94,8 @@ TEST(Traceparent, Version00WithExtraCharactersIsRejected) {
 
 TEST(Traceparent, FutureVersionWithDashSuffixIsAccepted) {
   bool ok = false;
-  const ParentContext p = parsed_traceparent(traceparent("cc", kTraceHex, kSpanHex, "01") + "-what-the-future-holds", ok);
+  const ParentContext p =
+      parsed_traceparent(traceparent("cc", kTraceHex, kSpanHex, "01") + "-what-the-future-holds", ok);
   ASSERT_TRUE(ok);
   EXPECT_EQ(p.trace_id, kTraceId);
   EXPECT_EQ(p.span_id, kSpanId);
@@ -273,7 +275,8 @@ TEST(B3Multi, SampledAloneIsADecisionWithoutIds) {
 }
 
 TEST(B3Multi, InvalidValuesAreRejected) {
-  auto valid = [](std::string_view trace, std::string_view span, std::string_view sampled, std::string_view flags) {
+  auto valid = [](std::string_view trace, std::string_view span, std::string_view sampled,
+                  std::string_view flags) {
     ParentContext fresh;
     return parse_b3_multi(trace, span, sampled, flags, fresh);
   };
