@@ -105,10 +105,12 @@ std::string_view status_text(int status, char (&buffer)[4]) {
   return ec == std::errc() ? std::string_view(buffer, static_cast<std::size_t>(end - buffer)) : std::string_view{};
 }
 
-void common_ids(ProtoWriter& w, const TraceContext& t, const SpanId& span, const SpanId* parent, bool parent_remote) {
+void common_ids(ProtoWriter& w, const TraceContext& t, const SpanId& span, const SpanId* parent) {
   w.bytes(kTraceId, t.trace_id.data(), t.trace_id.size());
   w.bytes(kSpanId, span.data(), span.size());
-  if (parent_remote && !t.tracestate.empty() && t.tracestate.size() <= kMaxTracestate) w.string(kTraceState, t.tracestate);
+  // The client's tracestate belongs to the whole trace: both spans carry it, as the upstream receives it.
+  if (t.parent == ParentFormat::w3c && !t.tracestate.empty() && t.tracestate.size() <= kMaxTracestate)
+    w.string(kTraceState, t.tracestate);
   if (parent) w.bytes(kParentSpanId, parent->data(), parent->size());
 }
 
@@ -122,7 +124,7 @@ std::uint32_t span_flags(const TraceContext& t, bool parent_remote) {
 void encode_server_span(ProtoWriter& w, const RequestRecord& r, const TracingSettings& settings, const SpanInputs& in) {
   const TraceContext& t = r.trace;
   const bool has_parent = t.parent != ParentFormat::none;
-  common_ids(w, t, t.server_span_id, has_parent ? &t.parent_span_id : nullptr, has_parent);
+  common_ids(w, t, t.server_span_id, has_parent ? &t.parent_span_id : nullptr);
 
   const HttpMethod method = classify_method(r.method);
   // Semconv: "{method} {route}", "{method}" without a route, "HTTP" for methods outside the standard set.
@@ -174,7 +176,7 @@ void encode_server_span(ProtoWriter& w, const RequestRecord& r, const TracingSet
 
 void encode_client_span(ProtoWriter& w, const RequestRecord& r, const TracingSettings& settings) {
   const TraceContext& t = r.trace;
-  common_ids(w, t, t.client_span_id, &t.server_span_id, false);
+  common_ids(w, t, t.client_span_id, &t.server_span_id);
   const HttpMethod method = classify_method(r.method);
   w.string(kName, method == HttpMethod::other ? std::string_view("HTTP") : method_label(method));
   w.varint(kKind, kClient);

@@ -22,8 +22,10 @@ class TempBody {
     static std::atomic<unsigned> counter{0};
     std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "apimeter_it" / "otlp";
     std::filesystem::create_directories(dir);
-    path_ = (dir / ("body-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".bin")).string();
-    std::ofstream(path_, std::ios::binary | std::ios::trunc).write(body.data(), static_cast<std::streamsize>(body.size()));
+    path_ =
+        (dir / ("body-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".bin")).string();
+    std::ofstream(path_, std::ios::binary | std::ios::trunc)
+        .write(body.data(), static_cast<std::streamsize>(body.size()));
   }
   ~TempBody() {
     std::error_code ignored;
@@ -75,6 +77,11 @@ std::optional<std::string> ExportedSpan::attribute(std::string_view key) const {
   return it->second;
 }
 
+std::string ExportedSpan::attribute_type(std::string_view key) const {
+  auto it = attribute_types.find(key);
+  return it == attribute_types.end() ? std::string() : it->second;
+}
+
 std::optional<std::uint64_t> ExportedSpan::event_time(std::string_view event_name) const {
   for (const auto& event : events)
     if (event.name == event_name) return event.time_unix_nano;
@@ -86,7 +93,8 @@ std::string ExportedSpan::describe() const {
                     (parent_span_id.empty() ? "-" : parent_span_id) + " flags " + std::to_string(flags) +
                     (status_code.empty() ? "" : " status " + status_code + " " + status_message) + "\n";
   for (const auto& [key, value] : attributes) out += "  " + key + " = " + value + "\n";
-  for (const auto& event : events) out += "  event " + event.name + " @" + std::to_string(event.time_unix_nano) + "\n";
+  for (const auto& event : events)
+    out += "  event " + event.name + " @" + std::to_string(event.time_unix_nano) + "\n";
   return out;
 }
 
@@ -99,8 +107,8 @@ std::string describe_spans(const std::vector<ExportedSpan>& spans) {
 DecodedExport decode_otlp_traces(std::string_view body) {
   DecodedExport out;
   TempBody file(body);
-  RunResult run = run_to_completion("node", {source_dir() + "/tests/tools/otlp-decoder/flatten.js", file.path()},
-                                    kDecodeTimeout);
+  RunResult run = run_to_completion(
+      "node", {source_dir() + "/tests/tools/otlp-decoder/flatten.js", file.path()}, kDecodeTimeout);
   if (run.exit_code != 0) {
     out.error = "flatten.js failed (exit " + (run.exit_code ? std::to_string(*run.exit_code) : "timeout") +
                 "): " + run.err_text();

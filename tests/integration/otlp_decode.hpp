@@ -42,6 +42,7 @@ struct ExportedSpan {
   bool is_server() const { return kind == "SPAN_KIND_SERVER"; }
   bool is_client() const { return kind == "SPAN_KIND_CLIENT"; }
   std::optional<std::string> attribute(std::string_view key) const;
+  std::string attribute_type(std::string_view key) const;  // empty when absent
   std::optional<std::uint64_t> event_time(std::string_view event_name) const;
   // A multi-line rendering for failure messages.
   std::string describe() const;
@@ -67,7 +68,8 @@ std::vector<ExportedSpan> spans_where(const std::vector<ExportedSpan>& spans, Pr
   return out;
 }
 
-inline std::vector<ExportedSpan> spans_of_trace(const std::vector<ExportedSpan>& spans, std::string_view trace_id) {
+inline std::vector<ExportedSpan> spans_of_trace(const std::vector<ExportedSpan>& spans,
+                                                std::string_view trace_id) {
   return spans_where(spans, [&](const ExportedSpan& s) { return s.trace_id == trace_id; });
 }
 

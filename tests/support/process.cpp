@@ -33,7 +33,7 @@ std::vector<std::string> child_environment(const std::vector<std::string>& extra
   std::vector<std::string> env;
   for (char** entry = environ; *entry != nullptr; ++entry) {
     std::string_view text(*entry);
-    if (text.starts_with("APIMETER_")) continue;
+    if (text.starts_with("APIMETER_") || text.starts_with("OTEL_")) continue;
     env.emplace_back(text);
   }
   env.insert(env.end(), extra.begin(), extra.end());

@@ -385,7 +385,8 @@ TEST(EncodeSpans, ClientSpanIsTheServerSpansChildWithUpstreamAttributes) {
   EXPECT_EQ(span.bytes(kTraceId), bytes_of(kTrace));
   EXPECT_EQ(span.bytes(kSpanId), bytes_of(kClientSpan));
   EXPECT_EQ(span.bytes(kParentSpanId), bytes_of(kServerSpan));
-  EXPECT_FALSE(span.has(kTraceState));  // tracestate belongs to the span with the remote parent
+  // The client's tracestate travels with the trace: the upstream receives it under this span's id.
+  EXPECT_EQ(span.bytes(kTraceState), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
   EXPECT_EQ(span.bytes(kName), "GET");
   EXPECT_EQ(span.value(kKind, kVarint), 3u);
   EXPECT_EQ(span.value(kStart, kFixed64), kWallStartNanos + 200'000);
