@@ -6,7 +6,7 @@ JOBS ?= $(shell nproc)
 # Build and test dependencies, all Debian 12 packages.
 BUILD_PACKAGES := g++ cmake make pkg-config libboost-dev prometheus-cpp-dev libfmt-dev libyaml-cpp-dev \
   zlib1g-dev libssl-dev libgtest-dev libgmock-dev
-TEST_PACKAGES := curl python3 clang libclang-rt-14-dev prometheus python3-prometheus-client protobuf-compiler nodejs npm
+TEST_PACKAGES := curl python3 clang libclang-rt-14-dev prometheus python3-prometheus-client protobuf-compiler nodejs
 BENCH_PACKAGES := wrk nginx-light haproxy util-linux procps
 DEMO_SECONDS ?= 0
 
@@ -20,6 +20,8 @@ deps:
 deps-test: deps
 	@tests/support/install_deps.sh $(TEST_PACKAGES)
 	@# The OTLP decoder of the tracing tests: the OpenTelemetry project's JS package, pinned by the lock file.
+	@# Debian's npm package only where node came without npm (NodeSource's nodejs bundles it and conflicts).
+	@command -v npm >/dev/null || tests/support/install_deps.sh npm
 	@cd tests/tools/otlp-decoder && [ -d node_modules/@opentelemetry/otlp-transformer ] || npm ci --no-audit --no-fund --loglevel=error
 
 deps-bench: deps
