@@ -387,6 +387,8 @@ std::string help_text() {
       "Settings come from the config file, then APIMETER_* environment variables, then flags;\n"
       "the later wins. Flags take --name VALUE or --name=VALUE; a bare boolean flag means true.\n"
       "Unknown flags and unknown APIMETER_* variables are errors; empty variables are ignored.\n"
+      "The OpenTelemetry SDK variables (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_TRACES_SAMPLER, OTEL_SERVICE_NAME,\n"
+      "...) set the tracing-* settings too, ranked below APIMETER_* variables (list in the README).\n"
       "\n"
       "Flags, with their environment variable and YAML key; then meaning and default:\n";
   std::size_t flag_width = 0;
