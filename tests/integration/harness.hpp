@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -105,17 +106,55 @@ inline std::size_t echoed_header_count(std::string_view body, std::string_view n
 }
 
 // A file under the test's temporary directory with `content`; its path.
-inline std::string write_temp_file(std::string_view name, std::string_view content) {
+// The current test's own temporary directory (created on first use).
+inline std::filesystem::path test_temp_dir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "apimeter_it" /
                               (std::string(info->test_suite_name()) + "." + info->name());
   std::filesystem::create_directories(dir);
-  auto path = dir / std::string(name);
+  return dir;
+}
+
+inline std::string write_temp_file(std::string_view name, std::string_view content) {
+  auto path = test_temp_dir() / std::string(name);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
   return path.string();
 }
 
 // Polls `condition` every `interval` until it holds or `timeout` passes; whether it held.
+// Debian's Prometheus, for the tests that let a real one scrape apimeter.
+inline constexpr std::string_view kPrometheus = "/usr/bin/prometheus";
+
+// Arguments for a Prometheus on 127.0.0.1:`web_port` scraping `admin_port` every second, with a fresh
+// config and TSDB in the test's temp dir; `extra` adds flags (feature flags).
+inline std::vector<std::string> prometheus_args(std::uint16_t admin_port, std::uint16_t web_port,
+                                                std::vector<std::string> extra = {}) {
+  const std::string config = write_temp_file("prometheus.yml",
+                                             "global:\n"
+                                             "  scrape_interval: 1s\n"
+                                             "  scrape_timeout: 1s\n"
+                                             "  evaluation_interval: 1s\n"
+                                             "scrape_configs:\n"
+                                             "  - job_name: apimeter\n"
+                                             "    static_configs:\n"
+                                             "      - targets: ['127.0.0.1:" +
+                                                 std::to_string(admin_port) + "']\n");
+  const std::filesystem::path data = test_temp_dir() / "tsdb";
+  std::filesystem::remove_all(data);
+  std::vector<std::string> args{"--config.file=" + config, "--storage.tsdb.path=" + data.string(),
+                                "--web.listen-address=127.0.0.1:" + std::to_string(web_port),
+                                "--storage.tsdb.retention.time=1h", "--log.level=warn"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+// Stops a Prometheus started with prometheus_args() and removes its TSDB.
+inline void stop_prometheus(Process& prometheus) {
+  prometheus.send_signal(SIGTERM);
+  if (!prometheus.wait_exit(std::chrono::seconds(20))) prometheus.kill();
+  std::filesystem::remove_all(test_temp_dir() / "tsdb");
+}
+
 inline bool poll_until(const std::function<bool()>& condition, Millis timeout, Millis interval = 10ms) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {

@@ -14,8 +14,6 @@
 namespace apimeter::test {
 namespace {
 
-constexpr std::string_view kPrometheus = "/usr/bin/prometheus";
-
 std::string url_encode(std::string_view text) {
   std::string out;
   for (unsigned char c : text) {
@@ -120,22 +118,7 @@ TEST(MetricsPrometheusTest, PromqlRateAndP95PerRouteMatchTheTraffic) {
   Stack stack = start_stack({"--config", config, "--access-log", "off"});
 
   std::uint16_t prometheus_port = unused_port();
-  std::string prometheus_config = write_temp_file("prometheus.yml",
-                                                  "global:\n"
-                                                  "  scrape_interval: 1s\n"
-                                                  "  scrape_timeout: 1s\n"
-                                                  "  evaluation_interval: 1s\n"
-                                                  "scrape_configs:\n"
-                                                  "  - job_name: apimeter\n"
-                                                  "    static_configs:\n"
-                                                  "      - targets: ['127.0.0.1:" +
-                                                      std::to_string(stack.proxy.admin_port) + "']\n");
-  std::filesystem::path data = std::filesystem::path(prometheus_config).parent_path() / "tsdb";
-  std::filesystem::remove_all(data);
-  Process prometheus(std::string(kPrometheus),
-                     {"--config.file=" + prometheus_config, "--storage.tsdb.path=" + data.string(),
-                      "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port),
-                      "--storage.tsdb.retention.time=1h", "--log.level=warn"});
+  Process prometheus(std::string(kPrometheus), prometheus_args(stack.proxy.admin_port, prometheus_port));
   ASSERT_TRUE(poll_until([&] { return admin_status(prometheus_port, "/-/ready") == 200; }, 60s, 100ms))
       << prometheus.describe();
 
@@ -190,9 +173,7 @@ TEST(MetricsPrometheusTest, PromqlRateAndP95PerRouteMatchTheTraffic) {
   EXPECT_GT(p95.by_route["/bytes/{n}"], 0) << p95.body;
   EXPECT_LE(p95.by_route["/bytes/{n}"], 0.1) << p95.body;
 
-  prometheus.send_signal(SIGTERM);
-  if (!prometheus.wait_exit(20s)) prometheus.kill();
-  std::filesystem::remove_all(data);
+  stop_prometheus(prometheus);
 }
 
 }  // namespace

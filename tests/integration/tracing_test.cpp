@@ -999,29 +999,14 @@ std::set<std::string> trace_ids_in(std::string_view json) {
 }
 
 TEST(TracingPrometheusTest, PrometheusStoresExemplarsThatNameExportedTraces) {
-  constexpr std::string_view kPrometheus = "/usr/bin/prometheus";
   if (::access(std::string(kPrometheus).c_str(), X_OK) != 0)
     GTEST_SKIP() << kPrometheus << " missing (Debian package prometheus; make test installs it)";
   TestCollector collector;
   Stack stack = start_stack(tracing_args(collector, {"--access-log", "off"}));
 
   std::uint16_t prometheus_port = unused_port();
-  std::string prometheus_config = write_temp_file("prometheus.yml",
-                                                  "global:\n"
-                                                  "  scrape_interval: 1s\n"
-                                                  "  scrape_timeout: 1s\n"
-                                                  "scrape_configs:\n"
-                                                  "  - job_name: apimeter\n"
-                                                  "    static_configs:\n"
-                                                  "      - targets: ['127.0.0.1:" +
-                                                      std::to_string(stack.proxy.admin_port) + "']\n");
-  std::filesystem::path data = std::filesystem::path(prometheus_config).parent_path() / "tsdb";
-  std::filesystem::remove_all(data);
-  Process prometheus(
-      std::string(kPrometheus),
-      {"--config.file=" + prometheus_config, "--storage.tsdb.path=" + data.string(),
-       "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port),
-       "--enable-feature=exemplar-storage", "--storage.tsdb.retention.time=1h", "--log.level=warn"});
+  Process prometheus(std::string(kPrometheus),
+                     prometheus_args(stack.proxy.admin_port, prometheus_port, {"--enable-feature=exemplar-storage"}));
   ASSERT_TRUE(poll_until([&] { return admin_status(prometheus_port, "/-/ready") == 200; }, 60s, 100ms))
       << prometheus.describe();
 
@@ -1062,9 +1047,7 @@ TEST(TracingPrometheusTest, PrometheusStoresExemplarsThatNameExportedTraces) {
   for (const auto& trace : stored)
     EXPECT_TRUE(sent_traces.contains(trace)) << trace << " was never sent upstream";
 
-  prometheus.send_signal(SIGTERM);
-  if (!prometheus.wait_exit(20s)) prometheus.kill();
-  std::filesystem::remove_all(data);
+  stop_prometheus(prometheus);
 }
 
 }  // namespace
