@@ -5,8 +5,12 @@ JOBS ?= $(shell nproc)
 
 # Build and test dependencies, all Debian 12 packages.
 BUILD_PACKAGES := g++ cmake make pkg-config libboost-dev prometheus-cpp-dev libfmt-dev libyaml-cpp-dev \
-  zlib1g-dev libssl-dev libgtest-dev libgmock-dev
-TEST_PACKAGES := curl python3 clang libclang-rt-14-dev prometheus python3-prometheus-client protobuf-compiler nodejs
+  zlib1g-dev libssl-dev libgtest-dev libgmock-dev librabbitmq-dev
+TEST_PACKAGES := curl python3 clang libclang-rt-14-dev prometheus python3-prometheus-client protobuf-compiler nodejs \
+  python3-yaml wrk
+# The real servers of the monitoring stack's tests (tests/stack/), each started by the test on free ports.
+STACK_PACKAGES := prometheus-alertmanager rabbitmq-server postgresql prometheus-postgres-exporter \
+  prometheus-node-exporter redis-server prometheus-redis-exporter docker-compose
 BENCH_PACKAGES := wrk nginx-light haproxy util-linux procps
 DEMO_SECONDS ?= 0
 
@@ -18,11 +22,13 @@ deps:
 	@tests/support/install_deps.sh $(BUILD_PACKAGES)
 
 deps-test: deps
-	@tests/support/install_deps.sh $(TEST_PACKAGES)
+	@tests/support/install_deps.sh $(TEST_PACKAGES) $(STACK_PACKAGES)
 	@# The OTLP decoder of the tracing tests: the OpenTelemetry project's JS package, pinned by the lock file.
 	@# Debian's npm package only where node came without npm (NodeSource's nodejs bundles it and conflicts).
 	@command -v npm >/dev/null || tests/support/install_deps.sh npm
 	@cd tests/tools/otlp-decoder && [ -d node_modules/@opentelemetry/otlp-transformer ] || npm ci --no-audit --no-fund --loglevel=error
+	@# The stack's static checks: @grafana/schema, TypeScript, Prometheus's PromQL grammar, kubernetes-models.
+	@cd tests/tools/stack-validate && [ -d node_modules/kubernetes-models ] || npm ci --no-audit --no-fund --loglevel=error
 
 deps-bench: deps
 	@tests/support/install_deps.sh $(BENCH_PACKAGES)

@@ -43,6 +43,8 @@ inline constexpr FamilyName kActiveConnections{"apimeter_client_connections_acti
     "Open client connections."};
 inline constexpr FamilyName kConnectionsTotal{"apimeter_client_connections_total", T::Counter,
     "Client connections accepted."};
+inline constexpr FamilyName kConnectionsLimit{"apimeter_client_connections_limit", T::Gauge,
+    "Open client connections at which accepting pauses (limits.max_client_connections); 0 means unlimited."};
 inline constexpr FamilyName kUpstreamConnections{"http_client_open_connections", T::Gauge,
     "Upstream connections by state: idle in the pool, or active (serving a request)."};
 inline constexpr FamilyName kConnectErrors{"apimeter_upstream_connect_errors_total", T::Counter,
@@ -59,6 +61,9 @@ inline constexpr FamilyName kSeriesDropped{"apimeter_metric_series_dropped_total
     "Observations not recorded because their new series would exceed the series cap."};
 inline constexpr FamilyName kLearnedRoutes{"apimeter_learned_routes", T::Gauge,
     "Route templates learned from unmatched paths and exported under their own http_route."};
+// The access log: service.
+inline constexpr FamilyName kAccessLogDropped{"apimeter_access_log_lines_dropped_total", T::Counter,
+    "Access log lines dropped because the log sink could not keep up."};
 // Process and build: no labels (reloads: result).
 inline constexpr FamilyName kCpu{"process_cpu_seconds_total", T::Counter, "Total user and system CPU time spent in seconds."};
 inline constexpr FamilyName kResident{"process_resident_memory_bytes", T::Gauge, "Resident memory size in bytes."};

@@ -468,6 +468,16 @@ Exposition MetricsRegistry::collect_exposition() const {
     f.into(e);
   }
   {
+    FamilyOut f(families::kConnectionsLimit);
+    f.push(gauge(svc, static_cast<double>(connection_limit_.load(std::memory_order_relaxed))));
+    f.into(e);
+  }
+  if (access_log_source_) {
+    FamilyOut f(families::kAccessLogDropped);
+    f.push(counter(svc, static_cast<double>(access_log_source_())), start_wall_);
+    f.into(e);
+  }
+  {
     FamilyOut f(families::kUpstreamConnections);
     f.push(gauge({{"service", service}, {"http_connection_state", "idle"}}, static_cast<double>(m.pool_idle)));
     f.push(gauge({{"service", service}, {"http_connection_state", "active"}}, static_cast<double>(m.pool_in_use)));
@@ -592,6 +602,11 @@ Exposition MetricsRegistry::collect_exposition() const {
 void MetricsRegistry::set_tracing_source(std::function<TracingExportSample()> source) {
   std::lock_guard lock(mutex_);
   tracing_source_ = std::move(source);
+}
+
+void MetricsRegistry::set_access_log_source(std::function<std::uint64_t()> dropped_lines) {
+  std::lock_guard lock(mutex_);
+  access_log_source_ = std::move(dropped_lines);
 }
 
 StatsSnapshot MetricsRegistry::snapshot_of(const Merged& m, Clock::time_point at) const {

@@ -56,6 +56,11 @@ class MetricsRegistry : public prometheus::Collectable {
   void reload_failed();
   // Control thread: where the apimeter_tracing_* families come from; called on every scrape.
   void set_tracing_source(std::function<TracingExportSample()> source);
+  // Control thread: where apimeter_access_log_lines_dropped_total comes from; called on every scrape.
+  void set_access_log_source(std::function<std::uint64_t()> dropped_lines);
+  // Any thread, at start and on reload: limits.max_client_connections (0 = unlimited), exported as
+  // apimeter_client_connections_limit so alerts can compare the open connections against it.
+  void set_connection_limit(std::uint64_t limit) { connection_limit_.store(limit, std::memory_order_relaxed); }
 
   // Control thread (any thread that is not a worker). Each call merges all shards.
   std::vector<prometheus::MetricFamily> Collect() const override;
@@ -87,6 +92,8 @@ class MetricsRegistry : public prometheus::Collectable {
   mutable TopUsersExport users_;
   StatsWindow window_;
   std::function<TracingExportSample()> tracing_source_;
+  std::function<std::uint64_t()> access_log_source_;
+  std::atomic<std::uint64_t> connection_limit_{0};
 
   std::atomic<std::uint64_t> reloads_ok_{0};
   std::atomic<std::uint64_t> reloads_failed_{0};

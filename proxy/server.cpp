@@ -96,6 +96,8 @@ bool Server::start() {
     log_event("error", e.what());
     return false;
   }
+  metrics_->set_access_log_source([log = access_log_.get()] { return log->dropped(); });
+  metrics_->set_connection_limit(config.limits.max_client_connections);
 
   ErrorCode ec;
   tcp::endpoint listen = resolve_listen(config.listen, ec);
@@ -200,6 +202,7 @@ void Server::reload() {
   snapshot_ = next;
   // The scrape side adopts the new settings first; each worker's shard follows with its snapshot.
   metrics_->apply(snapshot_->metrics);
+  metrics_->set_connection_limit(snapshot_->config.limits.max_client_connections);
   exporter_->configure(make_exporter_settings(snapshot_->config, instance_id_));
   for (auto& worker : workers_) worker->post_snapshot(snapshot_);
   metrics_->reload_succeeded();

@@ -1,6 +1,7 @@
-// demo_upstream: the shop-shaped demo service behind `make demo`, the scriptable upstream of the integration
-// tests and the upstream of the benchmark. This file owns the command line, the workers' threads and the
-// shutdown on SIGINT/SIGTERM; requests are the session's business (demo_upstream_session.cpp).
+// demo_upstream: the demo service behind `make demo` and the monitoring stack (a shop, CRM or MES API), the
+// scriptable upstream of the integration tests and the upstream of the benchmark. This file owns the
+// command line, the workers' threads, the RabbitMQ link and the shutdown on SIGINT/SIGTERM; requests are
+// the session's business (demo_upstream_session.cpp).
 #include <fmt/format.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -17,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/demo_upstream_amqp.hpp"
 #include "tests/support/demo_upstream_text.hpp"
 #include "tests/support/demo_upstream_worker.hpp"
 
@@ -26,14 +28,20 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 constexpr std::string_view kUsage =
-    "usage: demo_upstream [--listen HOST:PORT] [--threads N] [--seed N] [--quiet]\n";
+    "usage: demo_upstream [--listen HOST:PORT] [--shape shop|crm|mes] [--amqp URL] [--threads N] [--seed N]\n"
+    "                     [--quiet]\n";
 constexpr std::string_view kHelp =
     "  --listen HOST:PORT  address to serve on; HOST is an IP literal or localhost, PORT 0 picks a free\n"
     "                      port (default 127.0.0.1:3000). The bound address is printed to stdout as\n"
     "                      \"listening HOST:PORT\" once the server accepts connections.\n"
     "  --threads N         worker threads, each with its own event loop and SO_REUSEPORT acceptor (default "
     "1)\n"
-    "  --seed N            seed for the shop API's latencies and injected failures (default 1)\n"
+    "  --shape NAME        the API under /api/: shop (default), crm or mes; every shape also serves the\n"
+    "                      fault control /_demo/fault and the test endpoints\n"
+    "  --amqp URL          RabbitMQ, as amqp://USER:PASSWORD@HOST:PORT/VHOST: the crm shape publishes\n"
+    "                      POST /api/orders bodies to the crm.events exchange, the mes shape consumes the\n"
+    "                      mes.orders queue and rejects malformed events into its dead-letter queue\n"
+    "  --seed N            seed for the API's latencies and failures (default 1)\n"
     "  --quiet             no informational messages on stderr (errors are still reported)\n";
 
 constexpr unsigned kMaxThreads = 256;
@@ -44,6 +52,8 @@ struct Options {
   unsigned threads = 1;
   std::uint64_t seed = 1;
   bool quiet = false;
+  apimeter::demo::Shape shape = apimeter::demo::Shape::shop;
+  std::optional<apimeter::demo::AmqpAddress> amqp;
 };
 
 // "HOST:PORT" or "[V6]:PORT"; an error message on failure.
@@ -79,11 +89,23 @@ std::optional<std::string> parse_args(int argc, char** argv, Options& options) {
     };
     if (arg == "--quiet") {
       options.quiet = true;
-    } else if (arg == "--listen" || arg == "--threads" || arg == "--seed") {
+    } else if (arg == "--listen" || arg == "--threads" || arg == "--seed" || arg == "--shape" || arg == "--amqp") {
       auto const text = value();
       if (!text) return fmt::format("{} needs a value", arg);
       if (arg == "--listen") {
         if (auto error = parse_listen(*text, options)) return error;
+        continue;
+      }
+      if (arg == "--shape") {
+        auto const shape = apimeter::demo::parse_shape(*text);
+        if (!shape) return fmt::format("--shape wants shop, crm or mes, got '{}'", *text);
+        options.shape = *shape;
+        continue;
+      }
+      if (arg == "--amqp") {
+        apimeter::demo::AmqpAddress address;
+        if (auto error = apimeter::demo::parse_amqp_url(*text, address)) return fmt::format("--amqp: {}", *error);
+        options.amqp = std::move(address);
         continue;
       }
       auto const number = apimeter::demo::parse_uint(*text);
@@ -128,10 +150,23 @@ int run(int argc, char** argv) {
   net::io_context signal_ioc{1};
   net::signal_set signals(signal_ioc, SIGINT, SIGTERM);
 
+  // The RabbitMQ link outlives the workers that use it (declared first, destroyed last).
+  apimeter::demo::FaultInjector faults;
+  apimeter::demo::OrderIntake intake;
+  std::unique_ptr<apimeter::demo::AmqpPublisher> publisher;
+  std::unique_ptr<apimeter::demo::AmqpOrderConsumer> consumer;
+  if (options.amqp && options.shape == apimeter::demo::Shape::crm) {
+    publisher = std::make_unique<apimeter::demo::AmqpPublisher>(*options.amqp);
+  }
+  if (options.amqp && options.shape == apimeter::demo::Shape::mes) {
+    consumer = std::make_unique<apimeter::demo::AmqpOrderConsumer>(*options.amqp, intake);
+  }
+
   std::vector<std::unique_ptr<apimeter::demo::Worker>> workers;
   tcp::endpoint endpoint(options.address, options.port);
   for (unsigned i = 0; i < options.threads; ++i) {
-    auto worker = std::make_unique<apimeter::demo::Worker>(i, options.seed);
+    auto worker = std::make_unique<apimeter::demo::Worker>(i, options.seed, options.shape, publisher.get(),
+                                                           &intake, faults);
     if (auto const ec = worker->listen(endpoint, options.threads > 1)) {
       fmt::print(stderr, "demo_upstream: cannot listen on {}: {}\n", format_endpoint(endpoint), ec.message());
       return 1;

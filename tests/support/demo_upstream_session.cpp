@@ -119,8 +119,13 @@ bool is_parse_error(beast::error_code const& ec) {
 
 }  // namespace
 
-Session::Session(tcp::socket socket, Shop& shop, HttpDate& date)
-    : socket_(std::move(socket)), timer_(socket_.get_executor()), shop_(shop), date_(date) {}
+Session::Session(tcp::socket socket, Api& api, FaultInjector& faults, Prng& prng, HttpDate& date)
+    : socket_(std::move(socket)),
+      timer_(socket_.get_executor()),
+      api_(api),
+      faults_(faults),
+      fault_prng_(prng),
+      date_(date) {}
 
 void Session::run() {
   beast::error_code ec;
@@ -142,6 +147,7 @@ void Session::do_read_head() {
   param_ = 0;
   head_fields_ = 0;
   body_bytes_ = 0;
+  captured_body_.clear();
   piece_delay_ = milliseconds{0};
   trailer_ = false;
 
@@ -249,7 +255,9 @@ void Session::route() {
   if (path_ == "/") {
     endpoint_ = Endpoint::root;
   } else if (path_.starts_with("/api/")) {
-    endpoint_ = Endpoint::shop;
+    endpoint_ = Endpoint::api;
+  } else if (path_ == "/_demo/fault") {
+    endpoint_ = Endpoint::fault;
   } else if (path_ == "/malformed" || path_.starts_with("/malformed/")) {
     auto const kind = path_ == "/malformed" ? kMalformed[0].name : path_.substr("/malformed/"sv.size());
     for (auto const& entry : kMalformed) {
@@ -312,6 +320,9 @@ void Session::on_read_body(beast::error_code ec, std::size_t) {
   }
   auto const got = kPieceBytes - parser_->get().body().size;
   body_bytes_ += got;
+  if (endpoint_ == Endpoint::api && api_.wants_body() && captured_body_.size() < Api::kMaxCapturedBody) {
+    captured_body_.append(body_buf_.get(), std::min(got, Api::kMaxCapturedBody - captured_body_.size()));
+  }
   if (endpoint_ == Endpoint::echo && response_started_) {
     if (got > 0) return do_write_piece(body_buf_.get(), got);
     return parser_->is_done() ? do_write_last() : do_read_body();
@@ -326,10 +337,13 @@ void Session::respond() {
     case Endpoint::root:
       if (method_ == http::verb::get) return do_write_root();
       return reply_text(200, "ok\n");
-    case Endpoint::shop:
-      shop_reply_ = shop_.handle(method_, path_, query_, body_bytes_);
-      if (shop_reply_.delay.count() > 0) return do_shop_wait();
-      return reply_shop();
+    case Endpoint::api:
+      api_reply_ = api_.handle(ApiRequest{method_, path_, query_, body_bytes_, captured_body_});
+      faults_.apply(path_, fault_prng_, api_reply_);
+      if (api_reply_.delay.count() > 0) return do_api_wait();
+      return reply_api();
+    case Endpoint::fault:
+      return reply_fault();
     case Endpoint::status:
       return reply_status();
     case Endpoint::delay:
@@ -420,12 +434,38 @@ void Session::reply_headers() {
   reply_text(200, std::move(body));
 }
 
-void Session::reply_shop() {
-  auto& res = start_reply(static_cast<unsigned>(shop_reply_.status), "application/json");
-  if (!shop_reply_.location.empty()) res.set(http::field::location, shop_reply_.location);
-  if (!shop_reply_.allow.empty()) res.set(http::field::allow, shop_reply_.allow);
-  if (shop_reply_.retry_after) res.set(http::field::retry_after, "1");
-  res.body() = std::move(shop_reply_.body);
+void Session::reply_api() {
+  if (api_reply_.download_bytes > 0 && api_reply_.status == http::status::ok) {
+    // A file download streams like /bytes/N.
+    param_ = api_reply_.download_bytes;
+    return start_bytes();
+  }
+  auto& res = start_reply(static_cast<unsigned>(api_reply_.status), "application/json");
+  if (!api_reply_.location.empty()) res.set(http::field::location, api_reply_.location);
+  if (!api_reply_.allow.empty()) res.set(http::field::allow, api_reply_.allow);
+  if (api_reply_.retry_after) res.set(http::field::retry_after, "1");
+  res.body() = std::move(api_reply_.body);
+  do_write();
+}
+
+// The demo's fault control: POST sets, DELETE clears, GET shows; every answer is the resulting setting.
+void Session::reply_fault() {
+  if (method_ == http::verb::post || method_ == http::verb::put) {
+    if (auto const error = faults_.set(query_)) {
+      auto& res = start_reply(400, "application/json");
+      res.body() = R"({"error":)";
+      append_json_string(res.body(), *error);
+      res.body().append("}\n");
+      return do_write();
+    }
+  } else if (method_ == http::verb::delete_) {
+    faults_.clear();
+  } else if (method_ != http::verb::get && method_ != http::verb::head) {
+    start_reply(405, "text/plain").set(http::field::allow, "GET, HEAD, POST, PUT, DELETE");
+    res_->body() = "method not allowed\n";
+    return do_write();
+  }
+  start_reply(200, "application/json").body() = faults_.describe();
   do_write();
 }
 
@@ -496,14 +536,14 @@ void Session::on_delay(beast::error_code ec) {
   reply_text(200, fmt::format("delayed {}\n", param_));
 }
 
-void Session::do_shop_wait() {
-  timer_.expires_after(shop_reply_.delay);
-  timer_.async_wait(beast::bind_front_handler(&Session::on_shop_wait, shared_from_this()));
+void Session::do_api_wait() {
+  timer_.expires_after(api_reply_.delay);
+  timer_.async_wait(beast::bind_front_handler(&Session::on_api_wait, shared_from_this()));
 }
 
-void Session::on_shop_wait(beast::error_code ec) {
+void Session::on_api_wait(beast::error_code ec) {
   if (ec) return close_now();
-  reply_shop();
+  reply_api();
 }
 
 void Session::do_write_status_line() {

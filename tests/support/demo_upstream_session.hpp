@@ -1,5 +1,5 @@
 // One HTTP/1.x connection of the demo upstream: reads requests strictly one after another (so pipelined
-// requests are answered in order), routes each to the shop API or a test control endpoint, and streams
+// requests are answered in order), routes each to the demo API (shop, CRM or MES), its fault control or a test control endpoint, and streams
 // bodies through one fixed buffer. It must not block its worker thread, hold a whole body, or throw.
 #pragma once
 
@@ -17,7 +17,8 @@
 #include <string_view>
 
 #include "tests/support/demo_upstream_http_date.hpp"
-#include "tests/support/demo_upstream_shop.hpp"
+#include "tests/support/demo_upstream_api.hpp"
+#include "tests/support/demo_upstream_fault.hpp"
 
 namespace apimeter::demo {
 
@@ -28,8 +29,9 @@ using tcp = net::ip::tcp;
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  // `shop` and `date` belong to the worker and outlive every session on it.
-  Session(tcp::socket socket, Shop& shop, HttpDate& date);
+  // Everything but the socket belongs to the worker and outlives every session on it; `prng` draws the
+  // injected faults.
+  Session(tcp::socket socket, Api& api, FaultInjector& faults, Prng& prng, HttpDate& date);
 
   // Starts reading the first request; from then on the session is kept alive by its own pending handlers.
   // Worker thread only.
@@ -38,7 +40,8 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   enum class Endpoint : std::uint8_t {
     root,
-    shop,
+    api,
+    fault,
     status,
     delay,
     bytes,
@@ -75,7 +78,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void reply_status();
   void reply_received();
   void reply_headers();
-  void reply_shop();
+  void reply_api();
+  void reply_fault();
   void do_write();
   void on_write(beast::error_code ec, std::size_t bytes);
   void do_write_root();
@@ -86,8 +90,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // Waits on timer_.
   void do_delay();
   void on_delay(beast::error_code ec);
-  void do_shop_wait();
-  void on_shop_wait(beast::error_code ec);
+  void do_api_wait();
+  void on_api_wait(beast::error_code ec);
   void do_write_status_line();
   void on_write_status_line(beast::error_code ec, std::size_t bytes);
   void on_slow_head_wait(beast::error_code ec);
@@ -119,7 +123,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   tcp::socket socket_;
   net::steady_timer timer_;  // one wait at a time: latency, piece delay, slow head or lingering close
-  Shop& shop_;
+  Api& api_;
+  FaultInjector& faults_;
+  Prng& fault_prng_;
   HttpDate& date_;
   // Lives as long as the connection: after one request it may already hold the next pipelined one.
   beast::flat_buffer buffer_;
@@ -139,7 +145,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string_view malformed_;    // the bytes /malformed/{kind} sends (static storage)
   std::size_t head_fields_ = 0;   // fields in the request head; the parser appends trailers after them
   std::uint64_t body_bytes_ = 0;  // request body bytes read so far
-  ShopReply shop_reply_;
+  ApiReply api_reply_;
+  std::string captured_body_;  // the first Api::kMaxCapturedBody bytes, for APIs that read bodies
 
   // The response being written.
   std::optional<http::response<http::string_body>> res_;

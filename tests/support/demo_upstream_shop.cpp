@@ -23,36 +23,8 @@ constexpr std::array<std::string_view, 12> kProductNames = {
 constexpr std::array<std::string_view, 4> kOrderStates = {"pending", "paid", "shipped", "delivered"};
 constexpr std::uint64_t kPageSize = 10;
 
-// Stateless 64-bit mixer (the splitmix64 finalizer): derives stable attributes from an id.
-constexpr std::uint64_t mix(std::uint64_t x) {
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
-
-// FNV-1a: a stable hash of text (std::hash may differ between standard libraries, which would change the
-// demo's documents from one build to the next).
-constexpr std::uint64_t hash_text(std::string_view text) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (char const c : text) h = (h ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
-  return h;
-}
-
 std::uint64_t price_cents(std::uint64_t product_id) {
   return 299 + mix(product_id) % 19700;
-}
-
-// A catalogue id in [1, kMaxId], or nullopt for anything that does not name an existing item.
-std::optional<std::uint64_t> existing_id(std::string_view text) {
-  auto const id = parse_uint(text);
-  if (!id || *id == 0 || *id > Shop::kMaxId) return std::nullopt;
-  return id;
-}
-
-// "/api/products/42" with prefix "/api/products/" gives "42"; nullopt if the prefix does not match.
-std::optional<std::string_view> after_prefix(std::string_view path, std::string_view prefix) {
-  if (!path.starts_with(prefix)) return std::nullopt;
-  return path.substr(prefix.size());
 }
 
 void append_product(std::string& out, std::uint64_t id) {
@@ -68,7 +40,7 @@ std::uint64_t append_items(std::string& out, std::uint64_t key) {
   auto const count = 1 + mix(key) % 3;
   out.append(R"("items":[)");
   for (std::uint64_t i = 0; i < count; ++i) {
-    auto const product = 1 + mix(key * 31 + i) % Shop::kMaxId;
+    auto const product = 1 + mix(key * 31 + i) % Api::kMaxId;
     auto const quantity = 1 + mix(key * 17 + i) % 4;
     total += price_cents(product) * quantity;
     if (i != 0) out.push_back(',');
@@ -79,55 +51,29 @@ std::uint64_t append_items(std::string& out, std::uint64_t key) {
   return total;
 }
 
-ShopReply error_reply(http::status status, std::string_view message, milliseconds delay = milliseconds{0}) {
-  ShopReply reply;
-  reply.status = status;
-  reply.delay = delay;
-  reply.body.append(R"({"error":)");
-  append_json_string(reply.body, message);
-  reply.body.append("}\n");
-  return reply;
-}
-
-ShopReply method_not_allowed(std::string_view allow) {
-  auto reply = error_reply(http::status::method_not_allowed, "method not allowed");
-  reply.allow = allow;
-  return reply;
-}
-
 }  // namespace
 
-std::uint64_t Prng::next() {
-  std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
-  return mix(z);
-}
-
-ShopReply Shop::handle(http::verb method, std::string_view path, std::string_view query,
-                       std::uint64_t body_bytes) {
+ApiReply Shop::handle(ApiRequest const& request) {
+  auto const method = request.method;
+  auto const path = request.path;
+  auto const query = request.query;
   constexpr std::string_view kRead = "GET, HEAD";
   bool const read = method == http::verb::get || method == http::verb::head;
 
   if (path == "/api/products") return read ? list_products(query) : method_not_allowed(kRead);
   if (path == "/api/orders") {
-    return method == http::verb::post ? create_order(body_bytes) : method_not_allowed("POST");
+    return method == http::verb::post ? create_order(request.body_bytes) : method_not_allowed("POST");
   }
   if (path == "/api/search") return read ? search(query) : method_not_allowed(kRead);
-  if (auto const id = after_prefix(path, "/api/products/"); id && id->find('/') == std::string_view::npos) {
-    return read ? get_product(*id) : method_not_allowed(kRead);
-  }
-  if (auto const id = after_prefix(path, "/api/orders/"); id && id->find('/') == std::string_view::npos) {
-    return read ? get_order(*id) : method_not_allowed(kRead);
-  }
-  if (auto rest = after_prefix(path, "/api/users/"); rest && rest->ends_with("/cart")) {
-    rest->remove_suffix(std::string_view("/cart").size());
-    if (!rest->empty() && rest->find('/') == std::string_view::npos) {
-      return read ? get_cart(*rest) : method_not_allowed(kRead);
-    }
+  if (auto const id = id_segment(path, "/api/products/")) return read ? get_product(*id) : method_not_allowed(kRead);
+  if (auto const id = id_segment(path, "/api/orders/")) return read ? get_order(*id) : method_not_allowed(kRead);
+  if (auto const uid = id_between(path, "/api/users/", "/cart")) {
+    return read ? get_cart(*uid) : method_not_allowed(kRead);
   }
   return error_reply(http::status::not_found, "no such resource");
 }
 
-ShopReply Shop::list_products(std::string_view query) {
+ApiReply Shop::list_products(std::string_view query) {
   auto const delay = latency(1, 5);
   std::uint64_t page = 1;
   if (auto const text = query_param(query, "page")) {
@@ -137,7 +83,7 @@ ShopReply Shop::list_products(std::string_view query) {
     }
     page = *parsed;
   }
-  ShopReply reply;
+  ApiReply reply;
   reply.delay = delay;
   reply.body.append(R"({"products":[)");
   // Past the last page the list is empty, like any paginated API.
@@ -152,25 +98,25 @@ ShopReply Shop::list_products(std::string_view query) {
   return reply;
 }
 
-ShopReply Shop::get_product(std::string_view id_text) {
+ApiReply Shop::get_product(std::string_view id_text) {
   auto const delay = latency(1, 5);
   auto const id = existing_id(id_text);
   if (!id) return error_reply(http::status::not_found, "no such product", delay);
-  ShopReply reply;
+  ApiReply reply;
   reply.delay = delay;
   append_product(reply.body, *id);
   reply.body.push_back('\n');
   return reply;
 }
 
-ShopReply Shop::get_order(std::string_view id_text) {
+ApiReply Shop::get_order(std::string_view id_text) {
   auto const delay = latency(5, 40);
   // Always draw, even for a 404, so one request's outcome never shifts the rest of the sequence.
   bool const fail = prng_.chance(100);
   auto const id = existing_id(id_text);
   if (!id) return error_reply(http::status::not_found, "no such order", delay);
   if (fail) return error_reply(http::status::internal_server_error, "order database timeout", delay);
-  ShopReply reply;
+  ApiReply reply;
   reply.delay = delay;
   fmt::format_to(std::back_inserter(reply.body), R"({{"id":{},"user":"u{}","status":"{}",)", *id,
                  1 + mix(*id) % 5000, kOrderStates[mix(*id ^ 0xabcdef) % kOrderStates.size()]);
@@ -180,7 +126,7 @@ ShopReply Shop::get_order(std::string_view id_text) {
   return reply;
 }
 
-ShopReply Shop::create_order(std::uint64_t body_bytes) {
+ApiReply Shop::create_order(std::uint64_t body_bytes) {
   auto const delay = latency(5, 40);
   bool const fail = prng_.chance(200);
   auto const id = prng_.uniform(1, kMaxId);
@@ -189,7 +135,7 @@ ShopReply Shop::create_order(std::uint64_t body_bytes) {
     reply.retry_after = true;
     return reply;
   }
-  ShopReply reply;
+  ApiReply reply;
   reply.status = http::status::created;
   reply.delay = delay;
   reply.location = fmt::format("/api/orders/{}", id);
@@ -199,13 +145,13 @@ ShopReply Shop::create_order(std::uint64_t body_bytes) {
   return reply;
 }
 
-ShopReply Shop::get_cart(std::string_view uid) {
+ApiReply Shop::get_cart(std::string_view uid) {
   auto const delay = latency(2, 10);
   // Numeric user ids share the catalogue's id space; other names (alice, u42) always exist.
   if (auto const numeric = parse_uint(uid); numeric && (*numeric == 0 || *numeric > kMaxId)) {
     return error_reply(http::status::not_found, "no such user", delay);
   }
-  ShopReply reply;
+  ApiReply reply;
   reply.delay = delay;
   reply.body.append(R"({"user":)");
   append_json_string(reply.body, uid);
@@ -216,14 +162,14 @@ ShopReply Shop::get_cart(std::string_view uid) {
   return reply;
 }
 
-ShopReply Shop::search(std::string_view query) {
+ApiReply Shop::search(std::string_view query) {
   // 1% of searches hit the slow path (a cold index shard, say): 2.5 s.
   auto delay = latency(50, 300);
   if (prng_.chance(100)) delay = milliseconds(2500);
   auto const raw = query_param(query, "q");
   if (!raw || raw->empty()) return error_reply(http::status::bad_request, "missing query parameter q", delay);
   auto const q = url_decode(*raw);
-  ShopReply reply;
+  ApiReply reply;
   reply.delay = delay;
   reply.body.append(R"({"query":)");
   append_json_string(reply.body, q);

@@ -24,7 +24,13 @@ using ReusePort = boost::asio::detail::socket_option::boolean<SOL_SOCKET, SO_REU
 
 }  // namespace
 
-Worker::Worker(unsigned index, std::uint64_t seed) : index_(index), shop_(seed + index * kSeedStride) {}
+Worker::Worker(unsigned index, std::uint64_t seed, Shape shape, EventSink* events, OrderIntake const* intake,
+               FaultInjector& faults)
+    : index_(index),
+      api_(make_api(shape, seed + index * kSeedStride, events, intake)),
+      faults_(faults),
+      // A stream of its own, so toggling a fault never shifts the API's latencies.
+      fault_prng_(mix(seed + index * kSeedStride)) {}
 
 boost::beast::error_code Worker::listen(tcp::endpoint const& endpoint, bool reuse_port) {
   boost::beast::error_code ec;
@@ -67,7 +73,7 @@ void Worker::on_accept(boost::beast::error_code ec, tcp::socket socket) {
     return accept_pause_.async_wait([this](boost::beast::error_code ec) { on_accept_pause(ec); });
   }
   // Other accept errors (a connection reset while queued, say) concern that one connection only.
-  if (!ec) std::make_shared<Session>(std::move(socket), shop_, date_)->run();
+  if (!ec) std::make_shared<Session>(std::move(socket), *api_, faults_, fault_prng_, date_)->run();
   do_accept();
 }
 

@@ -1,5 +1,6 @@
 // One worker of the demo upstream: a thread's io_context, its acceptor, and the per-thread state that the
-// sessions on it share (the shop's PRNG, the Date cache). No other thread touches it, except to stop it.
+// sessions on it share (the API with its PRNG, the fault PRNG, the Date cache). No other thread touches it,
+// except to stop it.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -8,16 +9,20 @@
 #include <boost/beast/core/error.hpp>
 
 #include <cstdint>
+#include <memory>
 
 #include "tests/support/demo_upstream_http_date.hpp"
-#include "tests/support/demo_upstream_shop.hpp"
+#include "tests/support/demo_upstream_api.hpp"
+#include "tests/support/demo_upstream_fault.hpp"
 
 namespace apimeter::demo {
 
 class Worker {
  public:
   // Worker 0 draws from `seed` itself, so a single-threaded run is reproducible from --seed alone.
-  Worker(unsigned index, std::uint64_t seed);
+  // `events`, `intake` and `faults` are process-wide and outlive the worker (see make_api).
+  Worker(unsigned index, std::uint64_t seed, Shape shape, EventSink* events, OrderIntake const* intake,
+         FaultInjector& faults);
 
   // Opens, binds and listens. Main thread, before run(). With `reuse_port` every worker binds the same
   // endpoint and the kernel spreads new connections over their acceptors.
@@ -36,7 +41,9 @@ class Worker {
 
   unsigned index_;
   // Declared before ioc_: sessions hold references to them and die with ioc_'s pending handlers.
-  Shop shop_;
+  std::unique_ptr<Api> api_;
+  FaultInjector& faults_;
+  Prng fault_prng_;
   HttpDate date_;
   boost::asio::io_context ioc_{1};
   boost::asio::ip::tcp::acceptor acceptor_{ioc_};
