@@ -29,7 +29,6 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.parse
 from pathlib import Path
 
 import yaml
@@ -314,7 +313,7 @@ class StackEndToEnd(unittest.TestCase):
         amqp = f"amqp://apimeter-demo:apimeter-demo@127.0.0.1:{cls.rabbit.amqp_port}/"
         cls.services = {}
         for shape in ("shop", "crm", "mes"):
-            service = DemoService(shape, servers._server_dir(tmp, shape))
+            service = DemoService(shape, servers.server_dir(tmp, shape))
             stack.add(service)
             service.start(shape, amqp if shape in ("crm", "mes") else None)
             cls.services[shape] = service
@@ -348,22 +347,18 @@ class StackEndToEnd(unittest.TestCase):
                 slack["api_url_file"] = str(url_file)
         doc["templates"] = [str(ALERTMANAGER_DIR / t) for t in doc.get("templates", [])]
 
-        def shorten(route):
-            route["group_wait"] = "1s"
-            route["group_interval"] = "2s"
-            route["repeat_interval"] = "1h"
+        def shorten(route, top):
+            # The top route sets the waits every child inherits; the children's own are dropped.
+            for key, short in (("group_wait", "1s"), ("group_interval", "2s")):
+                if top:
+                    route[key] = short
+                else:
+                    route.pop(key, None)
             for child in route.get("routes", []) or []:
-                for key in ("group_wait", "group_interval"):
-                    child.pop(key, None)
-                shorten_children(child)
+                shorten(child, top=False)
 
-        def shorten_children(route):
-            for child in route.get("routes", []) or []:
-                for key in ("group_wait", "group_interval"):
-                    child.pop(key, None)
-                shorten_children(child)
-
-        shorten(doc["route"])
+        shorten(doc["route"], top=True)
+        doc["route"]["repeat_interval"] = "1h"
         return doc
 
     @classmethod

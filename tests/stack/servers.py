@@ -444,9 +444,6 @@ def server_dir(base_dir, name):
     return path
 
 
-_server_dir = server_dir  # the earlier private name
-
-
 def _write(path, text):
     with open(path, "w") as f:
         f.write(text)
