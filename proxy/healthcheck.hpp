@@ -1,5 +1,5 @@
 // `apimeter healthcheck`: one blocking GET /readyz against a running proxy's admin listener, for container
-// health probes. A short-lived client of its own; it shares no state with the proxy and never runs in it.
+// health probes, through the admin client (admin_client.hpp); it never runs in the proxy.
 #pragma once
 
 #include "proxy/config.hpp"
