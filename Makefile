@@ -7,7 +7,7 @@ JOBS ?= $(shell nproc)
 BUILD_PACKAGES := g++ cmake make pkg-config libboost-dev prometheus-cpp-dev libfmt-dev libyaml-cpp-dev \
   zlib1g-dev libssl-dev libgtest-dev libgmock-dev librabbitmq-dev
 TEST_PACKAGES := curl python3 clang libclang-rt-14-dev prometheus python3-prometheus-client protobuf-compiler nodejs \
-  python3-yaml wrk
+  python3-yaml wrk chromium
 # The real servers of the monitoring stack's tests (tests/stack/), each started by the test on free ports.
 STACK_PACKAGES := prometheus-alertmanager rabbitmq-server postgresql prometheus-postgres-exporter \
   prometheus-node-exporter redis-server prometheus-redis-exporter docker-compose
@@ -29,6 +29,8 @@ deps-test: deps
 	@cd tests/tools/otlp-decoder && [ -d node_modules/@opentelemetry/otlp-transformer ] || npm ci --no-audit --no-fund --loglevel=error
 	@# The stack's static checks: @grafana/schema, TypeScript, Prometheus's PromQL grammar, kubernetes-models.
 	@cd tests/tools/stack-validate && [ -d node_modules/kubernetes-models ] || npm ci --no-audit --no-fund --loglevel=error
+	@# The dashboard's browser test drives Debian's chromium through playwright-core (no browser download).
+	@cd tests/tools/browser && [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error
 
 deps-bench: deps
 	@tests/support/install_deps.sh $(BENCH_PACKAGES)

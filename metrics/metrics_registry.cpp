@@ -613,24 +613,31 @@ StatsSnapshot MetricsRegistry::snapshot_of(const Merged& m, Clock::time_point at
   // Full resolution per route for the quantiles: a pass over the shards' request series, folded with the
   // admission decisions merge() just made. Only /stats and tick() pay for it, never /metrics.
   const std::unordered_set<std::string_view> configured(m.settings->route_labels.begin(), m.settings->route_labels.end());
-  std::map<std::string, std::pair<std::uint64_t, HistogramData>, std::less<>> routes;  // errors, latency
+  struct RouteTotals {
+    std::uint64_t errors = 0, received = 0, sent = 0;
+    HistogramData latency;
+  };
+  std::map<std::string, RouteTotals, std::less<>> routes;
   for (const auto& w : workers_) {
     w->current_view()->requests.for_each([&](const RequestSeries& rs) {
       const bool learned = rs.labels.learned && !configured.contains(rs.labels.route);
       const std::string& route = learned && !learned_routes_.admitted(rs.labels.route) ? std::string(kOtherRoute) : rs.labels.route;
-      auto& [errors, latency] = routes[route];
-      const std::uint64_t before = latency.count();
-      latency.add(rs.duration);
-      if (rs.labels.status >= 500) errors += latency.count() - before;
+      RouteTotals& r = routes[route];
+      const std::uint64_t before = r.latency.count();
+      r.latency.add(rs.duration);
+      if (rs.labels.status >= 500) r.errors += r.latency.count() - before;
+      r.received += rs.received_bytes.load(std::memory_order_relaxed);
+      r.sent += rs.sent_bytes.load(std::memory_order_relaxed);
     });
   }
   StatsSnapshot snap;
   snap.at = at;
-  for (const auto& [route, data] : routes) {
-    const auto& [errors, latency] = data;
-    snap.routes[route].add(latency.count(), errors, latency);
-    snap.all.add(latency.count(), errors, latency);
+  for (const auto& [route, r] : routes) {
+    snap.routes[route].add(r.latency.count(), r.errors, r.received, r.sent, r.latency);
+    snap.all.add(r.latency.count(), r.errors, r.received, r.sent, r.latency);
   }
+  if (m.users)
+    for (const auto& row : users_.rows()) snap.users[row.user] = row.requests;
   return snap;
 }
 
@@ -638,6 +645,11 @@ void MetricsRegistry::tick(Clock::time_point now) {
   std::lock_guard lock(mutex_);
   const Merged m = merge(now);
   window_.add(snapshot_of(m, now));
+}
+
+void MetricsRegistry::set_upstream_source(std::function<std::vector<UpstreamEndpointSample>()> source) {
+  std::lock_guard lock(mutex_);
+  upstream_source_ = std::move(source);
 }
 
 std::string MetricsRegistry::stats_json(Clock::time_point now) const {
@@ -652,61 +664,98 @@ std::string MetricsRegistry::stats_json(Clock::time_point now) const {
     return it == base->routes.end() ? nullptr : &it->second;
   };
 
-  std::uint64_t received = 0, sent = 0;
-  for (const auto& r : m.requests) {
-    received += r.received;
-    sent += r.sent;
-  }
   std::string out;
-  out.reserve(1024 + current.routes.size() * 256);
+  out.reserve(2048 + current.routes.size() * 400);
   auto field = [&](std::string_view name) {
     if (out.back() != '{' && out.back() != '[') out += ',';
     append_json_string(out, name);
     out += ':';
   };
+  auto number = [&](std::string_view name, double v) {
+    field(name);
+    append_json_number(out, v);
+  };
+  auto count = [&](std::string_view name, std::uint64_t v) {
+    field(name);
+    append_json_uint(out, v);
+  };
+  auto gauge = [&](std::string_view name, std::int64_t v) { count(name, static_cast<std::uint64_t>(std::max<std::int64_t>(v, 0))); };
+  auto open = [&](std::string_view name, char bracket) {
+    field(name);
+    out += bracket;
+  };
   auto live_fields = [&](const LiveStats& l) {
-    field("rate");
-    append_json_number(out, l.rate);
-    field("error_ratio");
-    append_json_number(out, l.error_ratio);
-    field("p50_seconds");
-    append_json_number(out, l.p50);
-    field("p95_seconds");
-    append_json_number(out, l.p95);
-    field("p99_seconds");
-    append_json_number(out, l.p99);
+    number("rate", l.rate);
+    number("error_ratio", l.error_ratio);
+    number("received_bytes_rate", l.received_rate);
+    number("sent_bytes_rate", l.sent_rate);
+    number("p50_seconds", l.p50);
+    number("p95_seconds", l.p95);
+    number("p99_seconds", l.p99);
+  };
+  auto totals = [&](const WindowSample& w) {
+    count("requests_total", w.requests);
+    count("errors_5xx_total", w.errors);
+    count("received_bytes_total", w.received);
+    count("sent_bytes_total", w.sent);
   };
   out += '{';
+  count("version", kStatsVersion);
   field("service");
   append_json_string(out, m.settings->service);
-  field("window_seconds");
-  append_json_number(out, seconds);
-  field("requests_total");
-  append_json_uint(out, current.all.requests);
-  field("errors_5xx_total");
-  append_json_uint(out, current.all.errors);
-  field("received_bytes_total");
-  append_json_uint(out, received);
-  field("sent_bytes_total");
-  append_json_uint(out, sent);
-  field("active_requests");
-  append_json_number(out, static_cast<double>(std::max<std::int64_t>(m.active_requests, 0)));
-  field("client_connections_active");
-  append_json_number(out, static_cast<double>(std::max<std::int64_t>(m.active_connections, 0)));
-  field("client_connections_total");
-  append_json_uint(out, m.connections_total);
-  field("upstream_connections");
-  out += "{\"idle\":";
-  append_json_uint(out, m.pool_idle);
-  out += ",\"active\":";
-  append_json_uint(out, m.pool_in_use);
+  number("uptime_seconds", std::chrono::duration<double>(now - start_steady_).count());
+  number("window_seconds", seconds);
+  totals(current.all);
+  gauge("active_requests", m.active_requests);
+  gauge("client_connections_active", m.active_connections);
+  count("client_connections_total", m.connections_total);
+  count("client_connections_limit", connection_limit_.load(std::memory_order_relaxed));
+  open("upstream_connections", '{');
+  count("idle", m.pool_idle);
+  count("active", m.pool_in_use);
   out += '}';
-  field("series_dropped_total");
-  append_json_uint(out, m.dropped);
-  field("learned_routes");
-  append_json_uint(out, learned_routes_.size());
-  field("last_minute");
-  out += '{';
+  open("upstream_connect_errors", '{');
+  for (const auto& [type, n] : m.connect_errors)
+    if (n) count(type, n);
+  out += '}';
+  open("upstream_endpoints", '[');
+  if (upstream_source_) {
+    for (const auto& e : upstream_source_()) {
+      if (out.back() != '[') out += ',';
+      out += '{';
+      field("endpoint");
+      append_json_string(out, e.endpoint);
+      field("upstream");
+      append_json_string(out, e.upstream);
+      count("attempts_total", e.attempts);
+      count("connections_opened_total", e.connects);
+      count("connect_errors_total", e.connect_errors);
+      out += '}';
+    }
+  }
+  out += ']';
+  open("series", '{');
+  count("active", budget_.size());
+  count("limit", budget_.limit());
+  count("dropped_total", m.dropped);
+  out += '}';
+  open("learned_routes", '{');
+  count("admitted", learned_routes_.size());
+  count("limit", m.settings->max_learned_templates);
+  out += '}';
+  if (tracing_source_) {
+    const TracingExportSample t = tracing_source_();
+    open("tracing", '{');
+    field("enabled");
+    out += t.enabled ? "true" : "false";
+    count("spans_exported_total", t.spans_exported);
+    count("spans_dropped_total", t.dropped_queue_full + t.dropped_export_failed + t.dropped_rejected + t.dropped_shutdown);
+    count("export_requests_failed_total", t.requests_retryable + t.requests_error);
+    count("export_requests_total", t.requests_success + t.requests_retryable + t.requests_error);
+    count("queued_spans", t.queued);
+    out += '}';
+  }
+  open("last_minute", '{');
   live_fields(live_stats(current.all, base ? &base->all : nullptr, seconds));
   out += '}';
 
@@ -716,28 +765,21 @@ std::string MetricsRegistry::stats_json(Clock::time_point now) const {
   std::sort(routes.begin(), routes.end(), [](const auto& a, const auto& b) {
     return a.first.requests != b.first.requests ? a.first.requests > b.first.requests : *a.second < *b.second;
   });
-  field("routes");
-  out += '[';
+  open("routes", '[');
   for (const auto& [live, route] : routes) {
     if (out.back() != '[') out += ',';
     out += '{';
     field("route");
     append_json_string(out, *route);
-    field("requests_total");
-    append_json_uint(out, current.routes.at(*route).requests);
-    field("errors_5xx_total");
-    append_json_uint(out, current.routes.at(*route).errors);
+    totals(current.routes.at(*route));
     live_fields(live);
     out += '}';
   }
   out += ']';
   if (m.users) {
-    field("users");
-    out += '{';
-    field("distinct_last_minute");
-    append_json_number(out, std::round(m.distinct_users));
-    field("top");
-    out += '[';
+    open("users", '{');
+    number("distinct_last_minute", std::round(m.distinct_users));
+    open("top", '[');
     std::vector<const TopUsersExport::Row*> rows;
     for (const auto& r : users_.rows()) rows.push_back(&r);
     std::sort(rows.begin(), rows.end(), [](auto* a, auto* b) { return a->requests != b->requests ? a->requests > b->requests : a->user < b->user; });
@@ -747,19 +789,22 @@ std::string MetricsRegistry::stats_json(Clock::time_point now) const {
       field("user");
       char scratch[kExportedUserIdBytes];
       append_json_string(out, exported_user_id(r->user, *m.settings, scratch));
-      field("requests_total");
-      append_json_uint(out, r->requests);
-      field("active_requests");
-      append_json_number(out, static_cast<double>(std::max<std::int64_t>(r->in_flight, 0)));
+      count("requests_total", r->requests);
+      // A user listed after the window began is measured from zero then: an upper bound, like its count.
+      std::uint64_t earlier = 0;
+      if (base) {
+        auto it = base->users.find(r->user);
+        if (it != base->users.end()) earlier = std::min(it->second, r->requests);
+      }
+      number("rate", seconds > 0 ? static_cast<double>(r->requests - earlier) / seconds : 0.0);
+      gauge("active_requests", r->in_flight);
       field("listed");
       out += r->listed ? "true" : "false";
       out += '}';
     }
     out += ']';
-    field("other_requests_total");
-    append_json_uint(out, users_.other());
-    field("anonymous_requests_total");
-    append_json_uint(out, m.anonymous);
+    count("other_requests_total", users_.other());
+    count("anonymous_requests_total", m.anonymous);
     out += '}';
   }
   out += "}\n";

@@ -34,7 +34,18 @@ struct TracingExportSample {
   std::vector<std::uint64_t> duration_buckets;  // per bound, then +Inf; not cumulative
   double duration_sum = 0.0;
   std::uint64_t queued = 0;
+  bool enabled = false;  // tracing on in the configuration in force
 };
+
+// One upstream endpoint's counters, as /stats shows them (proxy/ fills it from its snapshot).
+struct UpstreamEndpointSample {
+  std::string endpoint;  // "127.0.0.1:3000"
+  std::string upstream;  // the configured upstream it resolved from
+  std::uint64_t attempts = 0, connects = 0, connect_errors = 0;
+};
+
+// The /stats document's version: bumped when a field changes meaning or goes away (adding one does not).
+inline constexpr std::uint64_t kStatsVersion = 2;
 
 class MetricsRegistry : public prometheus::Collectable {
  public:
@@ -58,6 +69,8 @@ class MetricsRegistry : public prometheus::Collectable {
   void set_tracing_source(std::function<TracingExportSample()> source);
   // Control thread: where apimeter_access_log_lines_dropped_total comes from; called on every scrape.
   void set_access_log_source(std::function<std::uint64_t()> dropped_lines);
+  // Control thread: the upstream endpoints /stats lists; called on every /stats request.
+  void set_upstream_source(std::function<std::vector<UpstreamEndpointSample>()> source);
   // Any thread, at start and on reload: limits.max_client_connections (0 = unlimited), exported as
   // apimeter_client_connections_limit so alerts can compare the open connections against it.
   void set_connection_limit(std::uint64_t limit) { connection_limit_.store(limit, std::memory_order_relaxed); }
@@ -68,7 +81,8 @@ class MetricsRegistry : public prometheus::Collectable {
   // /routes: configured routes and learned templates with request counts, learned ones as YAML route
   // entries that can be pasted into the config.
   std::string routes_report() const;
-  // /stats: totals, per-route live rate, 5xx ratio and p50/p95/p99 over the last minute, top users.
+  // /stats (the README documents it): totals, per-route live rate, 5xx ratio, bytes and p50/p95/p99 over
+  // the last minute, top users with their rates, connections, upstream endpoints, series and tracing health.
   std::string stats_json(Clock::time_point now) const;
   // Every 5-10 s from the control thread: a snapshot for the last-minute window of /stats.
   void tick(Clock::time_point now);
@@ -93,6 +107,7 @@ class MetricsRegistry : public prometheus::Collectable {
   StatsWindow window_;
   std::function<TracingExportSample()> tracing_source_;
   std::function<std::uint64_t()> access_log_source_;
+  std::function<std::vector<UpstreamEndpointSample>()> upstream_source_;
   std::atomic<std::uint64_t> connection_limit_{0};
 
   std::atomic<std::uint64_t> reloads_ok_{0};

@@ -6,9 +6,11 @@
 
 namespace apimeter::metrics {
 
-void WindowSample::add(std::uint64_t n, std::uint64_t e, const HistogramData& h) {
+void WindowSample::add(std::uint64_t n, std::uint64_t e, std::uint64_t in, std::uint64_t out, const HistogramData& h) {
   requests += n;
   errors += e;
+  received += in;
+  sent += out;
   if (h.empty()) return;
   // Merge through a dense copy: routes with different buckets re-bin into the first layout.
   HistogramData dense;
@@ -31,7 +33,10 @@ LiveStats live_stats(const WindowSample& now, const WindowSample* before, double
   const std::uint64_t base_requests = before ? std::min(before->requests, now.requests) : 0;
   const std::uint64_t base_errors = before ? std::min(before->errors, now.errors) : 0;
   s.requests = now.requests - base_requests;
-  s.rate = seconds > 0 ? static_cast<double>(s.requests) / seconds : 0;
+  auto per_second = [seconds](std::uint64_t n) { return seconds > 0 ? static_cast<double>(n) / seconds : 0.0; };
+  s.rate = per_second(s.requests);
+  s.received_rate = per_second(now.received - (before ? std::min(before->received, now.received) : 0));
+  s.sent_rate = per_second(now.sent - (before ? std::min(before->sent, now.sent) : 0));
   s.error_ratio = s.requests ? static_cast<double>(now.errors - base_errors) / static_cast<double>(s.requests) : kNaN;
   s.p50 = s.p95 = s.p99 = kNaN;
   if (!now.layout || s.requests == 0) return s;

@@ -19,17 +19,21 @@ namespace apimeter::metrics {
 // Cumulative counts of one route (or of all routes) at one instant; latency kept sparse (bucket, count).
 struct WindowSample {
   std::uint64_t requests = 0;
-  std::uint64_t errors = 0;  // responses with status >= 500
+  std::uint64_t errors = 0;    // responses with status >= 500
+  std::uint64_t received = 0;  // bytes on the wire from clients
+  std::uint64_t sent = 0;      // bytes on the wire to clients
   LayoutPtr layout;
   std::vector<std::pair<std::uint32_t, std::uint64_t>> latency;
 
-  void add(std::uint64_t requests, std::uint64_t errors, const HistogramData& latency);
+  void add(std::uint64_t requests, std::uint64_t errors, std::uint64_t received, std::uint64_t sent,
+           const HistogramData& latency);
 };
 
 struct StatsSnapshot {
   Clock::time_point at;
   std::map<std::string, WindowSample, std::less<>> routes;
   WindowSample all;
+  std::map<std::string, std::uint64_t, std::less<>> users;  // the listed top users' request counts
 };
 
 struct LiveStats {
@@ -37,6 +41,8 @@ struct LiveStats {
   std::uint64_t requests = 0;  // requests in the window
   double rate = 0;            // requests per second
   double error_ratio = 0;     // share of 5xx; NaN without requests
+  double received_rate = 0;   // bytes per second from clients
+  double sent_rate = 0;       // bytes per second to clients
   double p50 = 0, p95 = 0, p99 = 0;  // seconds; NaN without requests
 };
 

@@ -269,6 +269,7 @@ void DownstreamConnection::acquire_upstream() {
   const auto& endpoints = snapshot_->endpoints;
   endpoint_ = &endpoints[(endpoint_base_ + endpoints_tried_) % endpoints.size()];
   record_.upstream_address = endpoint_->name;
+  endpoint_->stats->attempt(worker_.index());
   upstream_ = worker_.upstreams().take(endpoint_->address);
   if (upstream_) {
     worker_.upstream_acquired();
@@ -284,6 +285,7 @@ void DownstreamConnection::connect_upstream() {
   upstream_ = std::make_shared<UpstreamConnection>(worker_.io());
   worker_.upstream_acquired();
   upstream_->endpoint = endpoint_->address;
+  endpoint_->stats->connect(worker_.index());
   upstream_state_ = UpstreamState::connecting;
   set_deadline(DeadlineKind::upstream, snapshot_->config.timeouts.upstream_connect);
   upstream_->socket.async_connect(endpoint_->address,
@@ -295,6 +297,7 @@ void DownstreamConnection::connect_upstream() {
 
 void DownstreamConnection::on_connect(const ErrorCode& ec) {
   if (ec) {
+    endpoint_->stats->connect_error(worker_.index());
     if (worker_.metrics_enabled())
       worker_.metrics().upstream_connect_error(ec == asio::error::connection_refused ? "refused"
                                                : ec == asio::error::network_unreachable || ec == asio::error::host_unreachable
@@ -957,6 +960,7 @@ void DownstreamConnection::on_deadline(DeadlineKind kind) {
       if (phase_ != Phase::exchange) return;
       switch (upstream_state_) {
         case UpstreamState::connecting:
+          endpoint_->stats->connect_error(worker_.index());
           if (worker_.metrics_enabled()) worker_.metrics().upstream_connect_error("timeout");
           return fail(ProxyError::upstream_connect_timeout);
         case UpstreamState::sending:

@@ -6,6 +6,7 @@
 #include <random>
 #include <thread>
 
+#include "dashboard/dashboard_assets.hpp"
 #include "metrics/metrics_endpoint.hpp"
 #include "proxy/event_log.hpp"
 
@@ -79,13 +80,13 @@ int Server::run() {
 
 bool Server::start() {
   std::vector<Diagnostic> problems;
-  snapshot_ = build_snapshot(initial_config_, generation_, problems);
+  const unsigned workers = worker_count(initial_config_);
+  snapshot_ = build_snapshot(initial_config_, generation_, workers, nullptr, problems);
   if (!snapshot_) {
     for (const auto& p : problems) log_event("error", format_diagnostic(p));
     return false;
   }
   const Config& config = snapshot_->config;
-  const unsigned workers = worker_count(config);
 
   access_log_ = std::make_unique<AccessLog>(workers);
   metrics_ = std::make_unique<metrics::MetricsRegistry>(
@@ -107,7 +108,7 @@ bool Server::start() {
   }
   start_tracing(workers);
   for (unsigned i = 0; i < workers; ++i) {
-    workers_.push_back(std::make_unique<Worker>(workers, snapshot_, access_log_->writer(i), metrics_->worker(i),
+    workers_.push_back(std::make_unique<Worker>(i, workers, snapshot_, access_log_->writer(i), metrics_->worker(i),
                                                 exporter_->buffer(i)));
     // The first bind settles port 0; the others share that port through SO_REUSEPORT.
     tcp::endpoint bound = workers_.back()->listen(listen, ec);
@@ -136,6 +137,7 @@ bool Server::start() {
   signals_.add(SIGHUP);
   wait_for_signal();
   add_metrics_endpoints();
+  add_dashboard_endpoints();
   access_log_->start();
   for (auto& worker : workers_) worker->start();
   admin_.start();
@@ -184,7 +186,7 @@ void Server::reload() {
   LoadResult loaded = load_effective_config(command_line_);
   std::vector<Diagnostic> problems = loaded.problems;
   SnapshotPtr next;
-  if (problems.empty()) next = build_snapshot(loaded.config, generation_ + 1, problems);
+  if (problems.empty()) next = build_snapshot(loaded.config, generation_ + 1, static_cast<unsigned>(workers_.size()), snapshot_.get(), problems);
   if (!next) {
     metrics_->reload_failed();
     for (const auto& p : problems) log_event("error", format_diagnostic(p));
@@ -249,11 +251,39 @@ void Server::add_metrics_endpoints() {
     if (rendered.gzipped) response.headers = {{"Content-Encoding", "gzip"}, {"Vary", "Accept-Encoding"}};
     return response;
   });
+  metrics_->set_upstream_source([this] {
+    std::vector<metrics::UpstreamEndpointSample> endpoints;
+    for (const auto& e : snapshot_->endpoints) {
+      const UpstreamEndpointStats::Totals t = e.stats->totals();
+      endpoints.push_back({e.name, e.upstream, t.attempts, t.connects, t.connect_errors});
+    }
+    return endpoints;
+  });
   admin_.handle("/stats", [this](const AdminRequest&) {
     return AdminResponse{200, "application/json", metrics_->stats_json(Clock::now()), {}};
   });
   admin_.handle("/routes", [this](const AdminRequest&) {
     return AdminResponse{200, "text/plain; charset=utf-8", metrics_->routes_report(), {}};
+  });
+}
+
+void Server::add_dashboard_endpoints() {
+  const std::vector<std::pair<std::string, std::string>> headers = {
+      {"Content-Security-Policy", std::string(dashboard::kContentSecurityPolicy)},
+      {"X-Content-Type-Options", "nosniff"},
+      {"Referrer-Policy", "no-referrer"},
+      {"X-Frame-Options", "DENY"}};
+  auto serve = [headers](const dashboard::Asset* asset) {
+    return [asset, headers](const AdminRequest&) {
+      return AdminResponse{200, std::string(asset->content_type), std::string(asset->body), headers};
+    };
+  };
+  for (const dashboard::Asset& asset : dashboard::assets()) {
+    if (asset.name == "index.html") admin_.handle("/dashboard", serve(&asset));
+    else admin_.handle("/dashboard/" + std::string(asset.name), serve(&asset));
+  }
+  admin_.handle("/", [](const AdminRequest&) {
+    return AdminResponse{302, "text/plain; charset=utf-8", "the live view is at /dashboard\n", {{"Location", "/dashboard"}}};
   });
 }
 
@@ -273,7 +303,7 @@ void Server::start_tracing(unsigned workers) {
   exporter_->set_reporter([](std::string_view message, bool failing) {
     log_event(failing ? "warn" : "info", std::string(message));
   });
-  metrics_->set_tracing_source([exporter = exporter_.get()] {
+  metrics_->set_tracing_source([this, exporter = exporter_.get()] {
     const tracing::ExportStats& stats = exporter->stats();
     auto load = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
     metrics::TracingExportSample t;
@@ -289,6 +319,7 @@ void Server::start_tracing(unsigned workers) {
     for (const auto& bucket : stats.duration_buckets) t.duration_buckets.push_back(load(bucket));
     t.duration_sum = stats.duration_sum.load(std::memory_order_relaxed);
     t.queued = exporter->queued_spans();
+    t.enabled = snapshot_->tracing.enabled;
     return t;
   });
   exporter_->start();

@@ -41,6 +41,7 @@ class Server {
   void poll_drain(std::chrono::steady_clock::time_point deadline);
   void stop_workers();
   void add_metrics_endpoints();
+  void add_dashboard_endpoints();  // /dashboard and its files, / redirecting to it
   void do_metrics_tick();
   void start_tracing(unsigned workers);
 

@@ -9,7 +9,8 @@
 
 namespace apimeter {
 
-SnapshotPtr build_snapshot(Config config, std::uint64_t generation, std::vector<Diagnostic>& problems) {
+SnapshotPtr build_snapshot(Config config, std::uint64_t generation, unsigned workers, const Snapshot* previous,
+                           std::vector<Diagnostic>& problems) {
   auto snapshot = std::make_shared<Snapshot>(std::move(config));
   const Config& c = snapshot->config;
   snapshot->generation = generation;
@@ -33,7 +34,14 @@ SnapshotPtr build_snapshot(Config config, std::uint64_t generation, std::vector<
       if (!seen) {
         std::string name = address.address().is_v6() ? "[" + address.address().to_string() + "]"
                                                      : address.address().to_string();
-        snapshot->endpoints.push_back({address, name + ":" + std::to_string(address.port())});
+        UpstreamEndpoint endpoint{address, name + ":" + std::to_string(address.port()), upstream.to_string(), nullptr};
+        // Counters survive a reload for an endpoint that stays, so /stats' totals stay monotonic.
+        if (previous) {
+          for (const auto& old : previous->endpoints)
+            if (old.address == address && old.stats->workers() == workers) endpoint.stats = old.stats;
+        }
+        if (!endpoint.stats) endpoint.stats = std::make_shared<UpstreamEndpointStats>(workers);
+        snapshot->endpoints.push_back(std::move(endpoint));
       }
     }
   }

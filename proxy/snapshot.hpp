@@ -11,6 +11,7 @@
 #include "proxy/config.hpp"
 #include "proxy/http_head_parser.hpp"
 #include "proxy/router.hpp"
+#include "proxy/upstream_endpoint_stats.hpp"
 #include "metrics/metrics_settings.hpp"
 #include "tracing/exporter_settings.hpp"
 #include "tracing/tracing_settings.hpp"
@@ -20,6 +21,8 @@ namespace apimeter {
 struct UpstreamEndpoint {
   tcp::endpoint address;
   std::string name;  // "127.0.0.1:3000", for logs
+  std::string upstream;  // the configured upstream it resolved from, "shop.internal:3000"
+  std::shared_ptr<UpstreamEndpointStats> stats;  // never null; shared with the next snapshot's same endpoint
 };
 
 struct Snapshot {
@@ -46,7 +49,9 @@ tracing::ExporterSettings make_exporter_settings(const Config& config, const std
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
 
 // Resolves every upstream (blocking DNS, so call it off the workers) and derives limits. Returns nullptr
-// and fills `problems` when an upstream does not resolve.
-SnapshotPtr build_snapshot(Config config, std::uint64_t generation, std::vector<Diagnostic>& problems);
+// and fills `problems` when an upstream does not resolve. Endpoint counters have a slot for each of the
+// `workers` running workers and carry over from `previous` (the snapshot in force; null at start).
+SnapshotPtr build_snapshot(Config config, std::uint64_t generation, unsigned workers, const Snapshot* previous,
+                           std::vector<Diagnostic>& problems);
 
 }  // namespace apimeter

@@ -23,9 +23,10 @@ std::size_t worker_share(std::size_t total, unsigned workers) {
 
 }  // namespace
 
-Worker::Worker(unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log, metrics::WorkerMetrics& metrics,
-               tracing::SpanBuffer& spans)
-    : worker_count_(worker_count),
+Worker::Worker(unsigned index, unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log,
+               metrics::WorkerMetrics& metrics, tracing::SpanBuffer& spans)
+    : index_(index),
+      worker_count_(worker_count),
       io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE_IO),
       snapshot_(std::move(snapshot)),
       log_(log),

@@ -28,7 +28,7 @@ using ConnectionHook = boost::intrusive::list_base_hook<boost::intrusive::link_m
 
 class Worker {
  public:
-  Worker(unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log, metrics::WorkerMetrics& metrics,
+  Worker(unsigned index, unsigned worker_count, SnapshotPtr snapshot, AccessLogWriter& log, metrics::WorkerMetrics& metrics,
          tracing::SpanBuffer& spans);
   ~Worker();
   Worker(const Worker&) = delete;
@@ -64,6 +64,7 @@ class Worker {
   void complete(RequestRecord& record, const metrics::ExtraLabelValues& extra_labels) noexcept;
   tracing::WorkerTracer& tracer() noexcept { return tracer_; }
   std::uint16_t listen_port() const noexcept { return listen_port_; }
+  unsigned index() const noexcept { return index_; }  // this worker's slot in per-worker counters
   bool metrics_enabled() const noexcept { return snapshot_->config.metrics.enabled; }
   metrics::WorkerMetrics& metrics() noexcept { return metrics_; }
   // Upstream connections held by exchanges, for the pool gauges.
@@ -82,6 +83,7 @@ class Worker {
     counter.store(counter.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
   }
 
+  unsigned index_;
   unsigned worker_count_;
   asio::io_context io_;
   SnapshotPtr snapshot_;

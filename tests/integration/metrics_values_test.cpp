@@ -531,6 +531,7 @@ walk("", doc)
     auto it = values.find(key);
     return it == values.end() ? -1.0 : it->second;
   };
+  EXPECT_EQ(field("version"), 2) << stats.body;
   EXPECT_EQ(field("requests_total"), 7) << stats.body;
   EXPECT_EQ(field("errors_5xx_total"), 2) << stats.body;
   EXPECT_EQ(field("received_bytes_total"), metrics.sum("apimeter_received_bytes_total")) << stats.body;
@@ -550,6 +551,25 @@ walk("", doc)
       << stats.body;
   EXPECT_LE(field("routes[/status/{code}].p95_seconds"), field("routes[/status/{code}].p99_seconds"))
       << stats.body;
+  // Per-route bytes add up to the process totals, which equal the wire-byte counters.
+  double route_received = 0, route_sent = 0;
+  for (const auto& [key, value] : values) {
+    if (key.starts_with("routes[") && key.ends_with("].received_bytes_total")) route_received += value;
+    if (key.starts_with("routes[") && key.ends_with("].sent_bytes_total")) route_sent += value;
+  }
+  EXPECT_EQ(route_received, field("received_bytes_total")) << stats.body;
+  EXPECT_EQ(route_sent, field("sent_bytes_total")) << stats.body;
+  EXPECT_GT(field("routes[/sink].received_bytes_rate"), 300.0 / field("window_seconds") - 1e-9) << stats.body;
+  EXPECT_GT(field("last_minute.sent_bytes_rate"), 0) << stats.body;
+  EXPECT_EQ(field("upstream_endpoints[0].attempts_total"), 7) << stats.body;
+  EXPECT_EQ(field("upstream_endpoints[0].connect_errors_total"), 0) << stats.body;
+  EXPECT_EQ(field("series.limit"), 50000) << stats.body;
+  EXPECT_GT(field("series.active"), 0) << stats.body;
+  EXPECT_EQ(field("series.dropped_total"), 0) << stats.body;
+  EXPECT_EQ(field("learned_routes.limit"), 200) << stats.body;
+  EXPECT_EQ(field("client_connections_limit"), 10000) << stats.body;
+  EXPECT_EQ(field("tracing.enabled"), 0) << stats.body;  // false, as the flattener prints it
+  EXPECT_GE(field("uptime_seconds"), field("window_seconds")) << stats.body;
 }
 
 }  // namespace

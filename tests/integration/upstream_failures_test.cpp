@@ -324,6 +324,17 @@ TEST(UpstreamEndpointsTest, RefusedEndpointIsSkippedForTheNextOne) {
     HttpResponse response = round_trip(proxy.port, get_request("/status/200"));
     EXPECT_EQ(response.status, 200) << "request " << i << ": " << response.error;
   }
+  // /stats names both endpoints: every other request starts at the dead one, fails to connect there and
+  // moves on to the live one, which so serves all six.
+  HttpResponse stats = http_get(proxy.admin_port, "/stats");
+  ASSERT_EQ(stats.status, 200) << stats.error;
+  EXPECT_NE(stats.body.find("{\"endpoint\":\"" + dead + "\",\"upstream\":\"" + dead +
+                            "\",\"attempts_total\":3,\"connections_opened_total\":3,\"connect_errors_total\":3}"),
+            std::string::npos) << stats.body;
+  EXPECT_NE(stats.body.find("{\"endpoint\":\"" + live.address() + "\",\"upstream\":\"" + live.address() +
+                            "\",\"attempts_total\":6,"),
+            std::string::npos) << stats.body;
+  EXPECT_NE(stats.body.find("\"upstream_connect_errors\":{\"refused\":3}"), std::string::npos) << stats.body;
 }
 
 TEST(UpstreamEndpointsTest, EveryEndpointRefusingGives502) {

@@ -199,6 +199,29 @@ std::shared_ptr<const MetricsSettings> user_settings(std::size_t k, bool hashed 
   });
 }
 
+TEST_F(Registry, StatsJsonGivesPerRouteBytesAndPerUserRatesOverTheWindow) {
+  make(1, user_settings(5));
+  // Before the window: alice 30 requests. In the last minute: alice 60 more, bob 120, 1 KB in, 4 KB out each.
+  for (int i = 0; i < 30; ++i) w().record(Exchange("GET", "/api/search").route(1, "/api/search").user("alice").bytes(1000, 4000, 0, 3800));
+  registry->tick(clock.steady);
+  clock.advance(60s);
+  registry->tick(clock.steady);
+  for (int i = 0; i < 60; ++i) w().record(Exchange("GET", "/api/search").route(1, "/api/search").user("alice").bytes(1000, 4000, 0, 3800));
+  for (int i = 0; i < 120; ++i) w().record(Exchange("GET", "/api/search").route(1, "/api/search").user("bob").bytes(1000, 4000, 0, 3800));
+  clock.advance(60s);
+  registry->tick(clock.steady);
+  const std::string json = registry->stats_json(clock.steady);
+  EXPECT_NE(json.find("\"version\":2,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"route\":\"/api/search\",\"requests_total\":210,\"errors_5xx_total\":0,"
+                      "\"received_bytes_total\":210000,\"sent_bytes_total\":840000,\"rate\":3,\"error_ratio\":0,"
+                      "\"received_bytes_rate\":3000,\"sent_bytes_rate\":12000,"),
+            std::string::npos) << json;
+  EXPECT_NE(json.find("{\"user\":\"bob\",\"requests_total\":120,\"rate\":2,"), std::string::npos) << json;
+  EXPECT_NE(json.find("{\"user\":\"alice\",\"requests_total\":90,\"rate\":1,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"series\":{\"active\":"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"learned_routes\":{\"admitted\":0,\"limit\":200}"), std::string::npos) << json;
+}
+
 TEST_F(Registry, TopUsersPlusOtherAndNoneSumToAllRequests) {
   make(2, user_settings(2));
   std::uint64_t total = 0;

@@ -45,17 +45,20 @@ TEST(StatsWindow, LiveStatsSubtractTheBaseline) {
   for (int i = 0; i < 50; ++i) h.observe(10'000'000);  // 10 ms, inside
   now_data.add(h);
   WindowSample before, now;
-  before.add(100, 100, before_data);
-  now.add(150, 110, now_data);
+  before.add(100, 100, 4'000, 90'000, before_data);
+  now.add(150, 110, 5'000, 100'000, now_data);
   LiveStats s = live_stats(now, &before, 10.0);
   EXPECT_EQ(s.requests, 50u);
   EXPECT_DOUBLE_EQ(s.rate, 5.0);
+  EXPECT_DOUBLE_EQ(s.received_rate, 100.0);
+  EXPECT_DOUBLE_EQ(s.sent_rate, 1'000.0);
   EXPECT_DOUBLE_EQ(s.error_ratio, 0.2);
   EXPECT_NEAR(s.p99, 0.010, 0.0013);
   LiveStats empty = live_stats(before, &before, 10.0);
   EXPECT_EQ(empty.requests, 0u);
   EXPECT_TRUE(std::isnan(empty.error_ratio));
   EXPECT_TRUE(std::isnan(empty.p50));
+  EXPECT_DOUBLE_EQ(empty.sent_rate, 0.0);
 }
 
 }  // namespace
