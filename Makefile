@@ -5,9 +5,9 @@ JOBS ?= $(shell nproc)
 
 # Build and test dependencies, all Debian 12 packages.
 BUILD_PACKAGES := g++ cmake make pkg-config libboost-dev prometheus-cpp-dev libfmt-dev libyaml-cpp-dev \
-  zlib1g-dev libssl-dev libgtest-dev libgmock-dev librabbitmq-dev
+  zlib1g-dev libssl-dev libgtest-dev libgmock-dev librabbitmq-dev nlohmann-json3-dev
 TEST_PACKAGES := curl python3 clang libclang-rt-14-dev prometheus python3-prometheus-client protobuf-compiler nodejs \
-  python3-yaml wrk chromium
+  python3-yaml wrk chromium tmux
 # The real servers of the monitoring stack's tests (tests/stack/), each started by the test on free ports.
 STACK_PACKAGES := prometheus-alertmanager rabbitmq-server postgresql prometheus-postgres-exporter \
   prometheus-node-exporter redis-server prometheus-redis-exporter docker-compose
@@ -67,7 +67,7 @@ FUZZ_SECONDS ?= 20
 test-fuzz: deps-test
 	cmake --preset fuzz
 	cmake --build --preset fuzz -j $(JOBS)
-	@for t in request_head response_head chunked_body trace_context; do \
+	@for t in request_head response_head chunked_body trace_context stats_document; do \
 	  echo "fuzz $$t: $(FUZZ_SECONDS)s"; \
 	  work=$$(mktemp -d); \
 	  build/fuzz/tests/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \

@@ -13,8 +13,9 @@
 namespace apimeter {
 namespace {
 
-constexpr std::string_view kCommands[] = {"check", "healthcheck"};
+constexpr std::string_view kCommands[] = {"check", "healthcheck", "top"};
 constexpr std::string_view kHealthcheckFlags[] = {"admin", "timeout"};
+constexpr std::string_view kTopFlags[] = {"admin", "sort", "interval", "json"};
 
 std::string quote(std::string_view text) {
   return "\"" + std::string(text) + "\"";
@@ -37,14 +38,14 @@ std::vector<std::string_view> all_flag_names() {
   return names;
 }
 
-// The healthcheck connects, so a wildcard bind address means "this machine".
+// The admin clients connect, so a wildcard bind address means "this machine".
 HostPort reachable(HostPort admin) {
   if (admin.host == "0.0.0.0") admin.host = "127.0.0.1";
   if (admin.host == "::") admin.host = "::1";
   return admin;
 }
 
-bool parse_healthcheck_admin(std::string_view text, const std::string& source, HostPort& out,
+bool parse_admin_address(std::string_view text, const std::string& source, HostPort& out,
                              std::vector<Diagnostic>& problems) {
   std::string error;
   HostPort admin;
@@ -126,7 +127,7 @@ std::vector<Setting> read_otel_environment(const char* const* envp, std::vector<
   return settings;
 }
 
-// Returns the healthcheck's APIMETER_ADMIN, which is only parsed when no --admin flag overrides it.
+// Returns the admin clients' APIMETER_ADMIN, which is only parsed when no --admin flag overrides it.
 std::string_view read_environment(const char* const* envp, CommandLine& out,
                                   std::vector<Diagnostic>& problems) {
   std::string_view admin_from_env;
@@ -142,8 +143,8 @@ std::string_view read_environment(const char* const* envp, CommandLine& out,
     const std::string_view name = text.substr(0, equals);
     if (!name.starts_with("APIMETER_") || equals == std::string_view::npos) continue;
     const std::string_view value = text.substr(equals + 1);
-    if (out.command == CommandLine::Command::healthcheck) {
-      // Only the admin address matters to a probe; the rest of the proxy's environment is not its business.
+    if (out.command == CommandLine::Command::healthcheck || out.command == CommandLine::Command::top) {
+      // Only the admin address matters to a client; the rest of the proxy's environment is not its business.
       if (name == "APIMETER_ADMIN") admin_from_env = value;
       continue;
     }
@@ -169,7 +170,7 @@ std::string_view read_environment(const char* const* envp, CommandLine& out,
   std::sort(out.settings.begin(), out.settings.end(), [](const Setting& a, const Setting& b) {
     return a.option != b.option ? a.option < b.option : a.source < b.source;
   });
-  if (out.command != CommandLine::Command::healthcheck) {
+  if (out.command != CommandLine::Command::healthcheck && out.command != CommandLine::Command::top) {
     std::vector<Setting> otel = read_otel_environment(envp, problems);
     out.settings.insert(out.settings.begin(), std::make_move_iterator(otel.begin()), std::make_move_iterator(otel.end()));
   }
@@ -194,6 +195,8 @@ bool parse_command_line(int argc, const char* const* argv, const char* const* en
       out.command = CommandLine::Command::check;
     } else if (command == "healthcheck") {
       out.command = CommandLine::Command::healthcheck;
+    } else if (command == "top") {
+      out.command = CommandLine::Command::top;
     } else if (command == "help") {
       out.command = CommandLine::Command::help;
     } else if (command == "version") {
@@ -201,7 +204,7 @@ bool parse_command_line(int argc, const char* const* argv, const char* const* en
     } else {
       const std::string_view near = closest_match(command, kCommands);
       report(problems, std::string(command),
-             "unknown command; use check, healthcheck, --help or --version" +
+             "unknown command; use check, healthcheck, top, --help or --version" +
                  (near.empty() ? std::string() : " (did you mean " + std::string(near) + "?)"));
       return false;
     }
@@ -211,6 +214,7 @@ bool parse_command_line(int argc, const char* const* argv, const char* const* en
   bool admin_flag_given = false;
 
   const bool healthcheck = out.command == CommandLine::Command::healthcheck;
+  const bool top = out.command == CommandLine::Command::top;
   const std::vector<std::string_view> flag_names = all_flag_names();
   bool want_help = out.command == CommandLine::Command::help;
   bool want_version = out.command == CommandLine::Command::version;
@@ -256,7 +260,7 @@ bool parse_command_line(int argc, const char* const* argv, const char* const* en
       std::string_view value;
       if (name == "admin") {
         admin_flag_given = true;
-        if (take_value(value)) parse_healthcheck_admin(value, source, out.healthcheck_admin, problems);
+        if (take_value(value)) parse_admin_address(value, source, out.admin_address, problems);
       } else if (name == "timeout") {
         if (!take_value(value)) continue;
         Duration timeout{};
@@ -272,6 +276,36 @@ bool parse_command_line(int argc, const char* const* argv, const char* const* en
         report(problems, source,
                "healthcheck takes only --admin HOST:PORT and --timeout DURATION" +
                    flag_suggestion(name, kHealthcheckFlags));
+        if (!has_inline && next_is_value) ++i;
+      }
+      continue;
+    }
+    if (top) {
+      std::string_view value;
+      if (name == "admin") {
+        admin_flag_given = true;
+        if (take_value(value)) parse_admin_address(value, source, out.admin_address, problems);
+      } else if (name == "sort") {
+        if (!take_value(value)) continue;
+        if (auto key = top::parse_sort_key(value)) out.top_sort = *key;
+        else report(problems, source, "invalid value " + quote(value) + ": use rps, errors, p95 or bytes");
+      } else if (name == "interval") {
+        if (!take_value(value)) continue;
+        Duration interval{};
+        std::string error;
+        if (!parse_duration(value, interval, error)) {
+          report(problems, source, "invalid value " + quote(value) + ": " + error);
+        } else if (interval < std::chrono::milliseconds(100)) {
+          report(problems, source, "must be at least 100ms");
+        } else {
+          out.top_interval = interval;
+        }
+      } else if (name == "json" && !has_inline) {
+        out.top_json = true;
+      } else {
+        report(problems, source,
+               "top takes only --admin HOST:PORT, --sort rps|errors|p95|bytes, --interval DURATION and --json" +
+                   flag_suggestion(name, kTopFlags));
         if (!has_inline && next_is_value) ++i;
       }
       continue;
@@ -315,8 +349,8 @@ bool parse_command_line(int argc, const char* const* argv, const char* const* en
     out.settings.push_back(Setting{option, std::string(value), source});
   }
 
-  if (healthcheck && !admin_flag_given && !admin_from_env.empty()) {
-    parse_healthcheck_admin(admin_from_env, "APIMETER_ADMIN", out.healthcheck_admin, problems);
+  if ((healthcheck || top) && !admin_flag_given && !admin_from_env.empty()) {
+    parse_admin_address(admin_from_env, "APIMETER_ADMIN", out.admin_address, problems);
   }
   if (want_help) {
     out.command = CommandLine::Command::help;
@@ -381,6 +415,11 @@ std::string help_text() {
       "  apimeter healthcheck [--admin HOST:PORT] [--timeout DURATION]\n"
       "                                       GET /readyz on the admin listener (default\n"
       "                                       127.0.0.1:9901 or APIMETER_ADMIN, 2s); exit 0 on 200\n"
+      "  apimeter top [--admin HOST:PORT] [--sort rps|errors|p95|bytes] [--interval DURATION] [--json]\n"
+      "                                       live per-route view of a running proxy (its /stats):\n"
+      "                                       refreshes in place on a terminal (keys r e p b sort,\n"
+      "                                       q quits), prints the table once otherwise, the JSON\n"
+      "                                       with --json; default admin as for healthcheck, 1s\n"
       "  apimeter --version                   print the version\n"
       "  apimeter --help                      print this help\n"
       "\n"

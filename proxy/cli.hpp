@@ -9,6 +9,7 @@
 #include "proxy/config.hpp"
 #include "proxy/config_loader.hpp"
 #include "proxy/options.hpp"
+#include "top/sort_key.hpp"
 
 namespace apimeter {
 
@@ -20,18 +21,22 @@ struct Setting {
 };
 
 struct CommandLine {
-  enum class Command { run, check, healthcheck, version, help };
+  enum class Command { run, check, healthcheck, top, version, help };
   Command command = Command::run;
   std::string config_path;        // --config or APIMETER_CONFIG; empty = no file
   std::vector<Setting> settings;  // environment first (table order), then flags (argument order)
-  // healthcheck only: --admin, else APIMETER_ADMIN with a wildcard host replaced by loopback.
-  HostPort healthcheck_admin{"127.0.0.1", 9901};
-  Duration healthcheck_timeout = std::chrono::seconds(2);  // --timeout
+  // healthcheck and top, the admin listener's clients: --admin, else APIMETER_ADMIN with a wildcard host
+  // replaced by loopback.
+  HostPort admin_address{"127.0.0.1", 9901};
+  Duration healthcheck_timeout = std::chrono::seconds(2);  // healthcheck --timeout
+  top::SortKey top_sort = top::SortKey::rps;               // top --sort
+  Duration top_interval = std::chrono::seconds(1);         // top --interval
+  bool top_json = false;                                   // top --json
 };
 
 // Parses `argv` (argv[0] is the program) and the APIMETER_* entries of `envp` (null-terminated; may be
 // null) into `out`. Checks the shape only: commands, known flags and variables, missing values, the
-// healthcheck's own flags. Setting values are parsed by apply_settings(). Appends to `problems` and
+// healthcheck's and top's own flags. Setting values are parsed by apply_settings(). Appends to `problems` and
 // returns false when there was any; `out` is then still filled as far as possible.
 bool parse_command_line(int argc, const char* const* argv, const char* const* envp, CommandLine& out,
                         std::vector<Diagnostic>& problems);

@@ -1,5 +1,5 @@
 // apimeter's entry point: parse the command line, run one command, map failures to exit codes
-// (0 ok, 1 healthcheck failed, 2 bad usage or config). Config exceptions end here, never later.
+// (0 ok, 1 healthcheck or top failed, 2 bad usage or config). Config exceptions end here, never later.
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -8,6 +8,7 @@
 #include "proxy/config_loader.hpp"
 #include "proxy/event_log.hpp"
 #include "proxy/healthcheck.hpp"
+#include "top/top_command.hpp"
 #include "proxy/server.hpp"
 
 extern char** environ;
@@ -33,7 +34,10 @@ int run(int argc, char** argv) {
       std::printf("%s\n", apimeter::version_text().c_str());
       return 0;
     case CommandLine::Command::healthcheck:
-      return apimeter::run_healthcheck(command_line.healthcheck_admin, command_line.healthcheck_timeout);
+      return apimeter::run_healthcheck(command_line.admin_address, command_line.healthcheck_timeout);
+    case CommandLine::Command::top:
+      return apimeter::top::run_top({command_line.admin_address, command_line.top_sort, command_line.top_interval,
+                                     command_line.top_json});
     case CommandLine::Command::check: {
       apimeter::LoadResult loaded = apimeter::load_effective_config(command_line);
       if (!loaded.ok()) return print_problems(loaded.problems);

@@ -288,26 +288,26 @@ TEST(Cli, UserIdentityValidationBlamesTheFlagThatSetIt) {
 TEST(CliHealthcheck, DefaultsToLocalAdminAndTwoSeconds) {
   const Parsed p = parse({"healthcheck"});
   ASSERT_TRUE(p.ok);
-  EXPECT_EQ(p.command_line.healthcheck_admin.to_string(), "127.0.0.1:9901");
+  EXPECT_EQ(p.command_line.admin_address.to_string(), "127.0.0.1:9901");
   EXPECT_EQ(p.command_line.healthcheck_timeout, 2s);
 }
 
 TEST(CliHealthcheck, TakesAdminAndTimeoutFlags) {
   const Parsed p = parse({"healthcheck", "--admin", "[::1]:9000", "--timeout=500ms"});
   ASSERT_TRUE(p.ok) << ::testing::PrintToString(p.problems);
-  EXPECT_EQ(p.command_line.healthcheck_admin.to_string(), "[::1]:9000");
+  EXPECT_EQ(p.command_line.admin_address.to_string(), "[::1]:9000");
   EXPECT_EQ(p.command_line.healthcheck_timeout, 500ms);
 }
 
 TEST(CliHealthcheck, UsesAdminFromEnvironmentWithWildcardMadeLocal) {
   EXPECT_EQ(
-      parse({"healthcheck"}, {"APIMETER_ADMIN=0.0.0.0:9911"}).command_line.healthcheck_admin.to_string(),
+      parse({"healthcheck"}, {"APIMETER_ADMIN=0.0.0.0:9911"}).command_line.admin_address.to_string(),
       "127.0.0.1:9911");
-  EXPECT_EQ(parse({"healthcheck"}, {"APIMETER_ADMIN=[::]:9911"}).command_line.healthcheck_admin.to_string(),
+  EXPECT_EQ(parse({"healthcheck"}, {"APIMETER_ADMIN=[::]:9911"}).command_line.admin_address.to_string(),
             "[::1]:9911");
   const Parsed flag_wins = parse({"healthcheck", "--admin", "10.0.0.1:1"}, {"APIMETER_ADMIN=broken"});
   EXPECT_TRUE(flag_wins.ok);
-  EXPECT_EQ(flag_wins.command_line.healthcheck_admin.to_string(), "10.0.0.1:1");
+  EXPECT_EQ(flag_wins.command_line.admin_address.to_string(), "10.0.0.1:1");
 }
 
 TEST(CliHealthcheck, IgnoresTheRestOfTheProxyEnvironment) {
@@ -327,6 +327,35 @@ TEST(CliHealthcheck, RejectsBadValuesAndOtherFlags) {
       ::testing::ElementsAre(HasSubstr("healthcheck takes only --admin HOST:PORT and --timeout DURATION")));
   EXPECT_THAT(parse({"healthcheck", "--timout=1s"}).problems,
               ::testing::ElementsAre(HasSubstr("did you mean --timeout?")));
+}
+
+TEST(CliTop, DefaultsToLocalAdminSortedByRateEverySecond) {
+  const Parsed p = parse({"top"}, {"APIMETER_LISTEN=bad"});
+  ASSERT_TRUE(p.ok) << ::testing::PrintToString(p.problems);
+  EXPECT_EQ(p.command_line.command, Command::top);
+  EXPECT_EQ(p.command_line.admin_address.to_string(), "127.0.0.1:9901");
+  EXPECT_EQ(p.command_line.top_sort, top::SortKey::rps);
+  EXPECT_EQ(p.command_line.top_interval, 1s);
+  EXPECT_FALSE(p.command_line.top_json);
+}
+
+TEST(CliTop, TakesAdminSortIntervalAndJson) {
+  const Parsed p = parse({"top", "--admin=0.0.0.0:9911", "--sort", "p95", "--interval", "250ms", "--json"});
+  ASSERT_TRUE(p.ok) << ::testing::PrintToString(p.problems);
+  EXPECT_EQ(p.command_line.admin_address.to_string(), "127.0.0.1:9911");
+  EXPECT_EQ(p.command_line.top_sort, top::SortKey::p95);
+  EXPECT_EQ(p.command_line.top_interval, 250ms);
+  EXPECT_TRUE(p.command_line.top_json);
+  EXPECT_EQ(parse({"top"}, {"APIMETER_ADMIN=10.0.0.2:9000"}).command_line.admin_address.to_string(), "10.0.0.2:9000");
+}
+
+TEST(CliTop, RejectsBadValuesAndOtherFlags) {
+  EXPECT_THAT(parse({"top", "--sort", "latency"}).problems,
+              ::testing::ElementsAre("--sort: invalid value \"latency\": use rps, errors, p95 or bytes"));
+  EXPECT_THAT(parse({"top", "--interval", "10ms"}).problems, ::testing::ElementsAre("--interval: must be at least 100ms"));
+  EXPECT_THAT(parse({"top", "--json=yes"}).problems, ::testing::ElementsAre(HasSubstr("top takes only --admin HOST:PORT")));
+  EXPECT_THAT(parse({"top", "--srot", "p95"}).problems, ::testing::ElementsAre(HasSubstr("did you mean --sort?")));
+  EXPECT_THAT(parse({"tpo"}).problems, ::testing::ElementsAre(HasSubstr("use check, healthcheck, top, --help")));
 }
 
 TEST(CliHelp, ListsEveryFlagWithEnvVarYamlKeyDefaultAndMeaning) {
