@@ -39,8 +39,13 @@ build: deps
 	cmake --preset release
 	cmake --build --preset release -j $(JOBS)
 
-# The main job: demo shop upstream, apimeter in front, sample traffic, and where to look.
-demo: build deps-test
+# The main job: the demo shop API, apimeter in front, traffic with user ids, errors and slow requests, and
+# the live view. Builds only the two binaries it runs, not the test suites.
+DEMO_PACKAGES := curl python3
+demo: deps
+	@tests/support/install_deps.sh $(DEMO_PACKAGES)
+	cmake --preset release
+	cmake --build --preset release -j $(JOBS) --target apimeter demo_upstream
 	@DEMO_SECONDS=$(DEMO_SECONDS) tests/support/demo.sh
 
 # Every test: release build, ASan+UBSan build, TSan build, fuzz corpus replay and a short fuzz run.

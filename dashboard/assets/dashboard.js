@@ -234,6 +234,7 @@
   let previous = null;  // {at, stats}
   let lastGood = 0;
   let failingSince = 0;
+  let windowSeconds = 0;  // what the rates and quantiles cover (/stats window_seconds)
 
   const routes = new LiveTable(byId('routes'), [
     {id: 'route', label: 'Route', value: (r) => r.route, text: (v) => v},
@@ -270,11 +271,13 @@
     let t = tiles.get(id);
     if (!t) {
       const valueNode = el('div', {className: 'value'});
-      const node = el('div', {className: 'tile', id: 'tile-' + id}, el('div', {className: 'label', textContent: label}), valueNode);
+      const labelNode = el('div', {className: 'label'});
+      const node = el('div', {className: 'tile', id: 'tile-' + id}, labelNode, valueNode);
       byId('tiles').append(node);
-      t = {node, valueNode, shown: null, value: undefined};
+      t = {node, labelNode, valueNode, label: null, shown: null, value: undefined};
       tiles.set(id, t);
     }
+    if (t.label !== label) { t.labelNode.textContent = label; t.label = label; }
     if (t.value !== value) {
       t.value = value;
       t.node.dataset.value = value == null ? '' : String(value);
@@ -320,8 +323,8 @@
 
     setText('service', stats.service);
     const m = stats.last_minute;
-    const window = `last ${format.duration(stats.window_seconds)}`;
-    tile('rate', `Requests/s (${window})`, m.rate, format.rate(m.rate));
+    windowSeconds = stats.window_seconds;
+    tile('rate', 'Requests/s', m.rate, format.rate(m.rate));
     tile('errors', '5xx ratio', m.error_ratio, format.ratio(m.error_ratio), errorClass(m.error_ratio));
     tile('p50', 'p50 latency', m.p50_seconds, format.seconds(m.p50_seconds));
     tile('p95', 'p95 latency', m.p95_seconds, format.seconds(m.p95_seconds), latencyClass(m.p95_seconds));
@@ -392,7 +395,8 @@
     document.querySelector('main').classList.remove('stale-data');
     const status = byId('status');
     status.classList.remove('stale');
-    status.textContent = `live · every ${intervalMs / 1000} s · updated ${format.clock(lastGood)}`;
+    status.textContent = `live · figures over the last ${format.duration(windowSeconds)} · ` +
+        `every ${intervalMs / 1000} s · updated ${format.clock(lastGood)}`;
   }
 
   async function refresh() {

@@ -111,11 +111,15 @@ def parse_args(argv):
     p.add_argument("--error-percent", type=float, default=float(env("ERROR_PERCENT", "30")),
                    help="share of requests the upstream fails during the burst [LOADGEN_ERROR_PERCENT]")
     p.add_argument("--slow-at", type=parse_duration, default=parse_duration(env("SLOW_AT", "11m")),
-                   help="slow period on mes /api/schedule: offset in the period [LOADGEN_SLOW_AT]")
+                   help="slow period (--slow-service, --slow-path): offset in the period [LOADGEN_SLOW_AT]")
     p.add_argument("--slow-length", type=parse_duration, default=parse_duration(env("SLOW_LENGTH", "2m")),
                    help="[LOADGEN_SLOW_LENGTH]")
     p.add_argument("--slow-delay", default=env("SLOW_DELAY", "2500ms"),
-                   help="delay the mes upstream adds during the slow period [LOADGEN_SLOW_DELAY]")
+                   help="delay the upstream adds during the slow period [LOADGEN_SLOW_DELAY]")
+    p.add_argument("--slow-service", choices=("shop", "crm", "mes"), default=env("SLOW_SERVICE", "mes"),
+                   help="the API that turns slow [LOADGEN_SLOW_SERVICE]")
+    p.add_argument("--slow-path", default=env("SLOW_PATH", "/api/schedule"),
+                   help="path prefix of the requests it delays [LOADGEN_SLOW_PATH]")
     args = p.parse_args(argv)
     if args.rps <= 0:
         p.error("--rps must be positive")
@@ -407,7 +411,8 @@ class Faults:
 
 
 class Schedule(threading.Thread):
-    """Every --period: a traffic spike, an error burst (shop and crm in turn) and a slow mes /api/schedule."""
+    """Every --period: a traffic spike, an error burst (shop and crm in turn) and a slow period (by default
+    mes /api/schedule)."""
 
     def __init__(self, targets, args, faults, stop):
         super().__init__(name="schedule", daemon=True)
@@ -426,10 +431,10 @@ class Schedule(threading.Thread):
             events.append((f"errors:{t.name}", a.errors_at, a.errors_length,
                            lambda t=t: self.faults.set(t, f"error_percent={a.error_percent:g}"),
                            lambda t=t: self.faults.clear(t)))
-        if "mes" in self.targets:
-            t = self.targets["mes"]
-            query = f"delay={urllib.parse.quote(a.slow_delay)}&path_prefix=/api/schedule"
-            events.append(("slow:mes", a.slow_at, a.slow_length,
+        if a.slow_service in self.targets:
+            t = self.targets[a.slow_service]
+            query = f"delay={urllib.parse.quote(a.slow_delay)}&path_prefix={urllib.parse.quote(a.slow_path)}"
+            events.append((f"slow:{t.name}", a.slow_at, a.slow_length,
                            lambda t=t: self.faults.set(t, query), lambda t=t: self.faults.clear(t)))
         return [(name, base + at, base + at + length, on, off) for name, at, length, on, off in events]
 

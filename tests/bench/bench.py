@@ -5,7 +5,9 @@ the same run, on the same cores, alternating the targets in every round so drift
 wrk (keep-alive) runs pinned to one core; the proxy under test and the demo upstream share the other.
 Reported per target: requests/s and p50/p99 latency (median over rounds), proxy CPU microseconds per
 request (utime+stime from /proc over the measured runs), RSS idle and with 1,000 idle keep-alive client
-connections open. Loopback only; every phase is bounded in time.
+connections open. One more apimeter target has 5 live-view viewers polling its /stats every second during
+its runs (threads of this script on wrk's core), to show what the dashboard and `apimeter top` cost the data
+plane. Loopback only; every phase is bounded in time.
 """
 import argparse
 import os
@@ -16,7 +18,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -74,6 +78,45 @@ class Target:
         self.cpu_ticks = 0
         self.requests = 0
         self.rss_idle = self.rss_1000 = None
+        self.viewers_admin = None  # admin port to poll /stats on during the runs
+        self.polls = self.poll_failures = 0
+
+
+class Viewers:
+    """`count` threads on `core`, each fetching /stats every `interval` seconds until stopped, like open
+    dashboards or `apimeter top` sessions."""
+
+    def __init__(self, admin_port, core, count=5, interval=1.0):
+        self.url = f"http://127.0.0.1:{admin_port}/stats"
+        self.core, self.interval = core, interval
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.polls = self.failures = 0
+        self.threads = [threading.Thread(target=self.poll, daemon=True) for _ in range(count)]
+
+    def poll(self):
+        os.sched_setaffinity(0, {self.core})
+        while not self.stop.is_set():
+            started = time.monotonic()
+            try:
+                with urllib.request.urlopen(self.url, timeout=5) as response:
+                    ok = response.status == 200 and b'"version":2' in response.read()
+            except OSError:
+                ok = False
+            with self.lock:
+                self.polls += 1
+                self.failures += 0 if ok else 1
+            self.stop.wait(max(0.0, self.interval - (time.monotonic() - started)))
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(timeout=10)
 
 
 def pinned(core, argv):
@@ -90,9 +133,9 @@ def start_upstream(args, core):
     return proc, int(m.group(1))
 
 
-def start_apimeter(args, core, upstream_port, extra):
+def start_apimeter(args, core, upstream_port, extra, admin_port=0):
     port = free_port()
-    argv = [args.apimeter_bin, "--listen", f"127.0.0.1:{port}", "--admin", "127.0.0.1:0",
+    argv = [args.apimeter_bin, "--listen", f"127.0.0.1:{port}", "--admin", f"127.0.0.1:{admin_port}",
             "--upstream", f"127.0.0.1:{upstream_port}", "--workers", "1", "--access-log", "off",
             "--drain-delay", "0"] + extra
     proc = subprocess.Popen(pinned(core, argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -233,6 +276,14 @@ def main():
         p, port = start_apimeter(args, args.server_core, upstream_port, ["--metrics-enabled", "false"])
         procs.append(p)
         targets.append(Target("apimeter, metrics off", port, p, [p.pid]))
+        # The same proxy with 5 live views open: the /stats scrapes run on its control thread, on its core.
+        admin_port = free_port()
+        p, port = start_apimeter(args, args.server_core, upstream_port, [], admin_port)
+        procs.append(p)
+        wait_port(admin_port)
+        viewed = Target("apimeter, 5 /stats viewers", port, p, [p.pid])
+        viewed.viewers_admin = admin_port
+        targets.append(viewed)
         # Tracing on at 1 % and 100 % sampling, exporting to a sink on the client's core (a collector is
         # normally on another machine); the exporter thread itself runs, and is measured, in the proxy.
         sink, sink_port = start_upstream(args, args.client_core)
@@ -258,7 +309,13 @@ def main():
         for r in range(args.rounds):
             for t in targets:
                 before = cpu_ticks(t.measured_pids)
-                result = run_wrk(args, t.port)
+                if t.viewers_admin:
+                    with Viewers(t.viewers_admin, args.client_core) as viewers:
+                        result = run_wrk(args, t.port)
+                    t.polls += viewers.polls
+                    t.poll_failures += viewers.failures
+                else:
+                    result = run_wrk(args, t.port)
                 t.cpu_ticks += cpu_ticks(t.measured_pids) - before
                 t.requests += result["requests"]
                 t.runs.append(result)
@@ -305,6 +362,14 @@ def main():
                      f"{100 * (cpu_on - cpu_off) / cpu_off:+.1f} % CPU per request "
                      f"({cpu_on:.1f} vs {cpu_off:.1f} µs). On a shared machine requests/s swings by more than "
                      f"3 % between rounds; CPU per request is the steadier of the two.")
+        rps_viewed = statistics.median(x["rps"] for x in viewed.runs)
+        cpu_viewed = viewed.cpu_ticks / CLK_TCK * 1e6 / max(viewed.requests, 1)
+        lines.append("")
+        lines.append(f"Live view cost, 5 viewers polling /stats every second ({viewed.polls} polls, "
+                     f"{viewed.poll_failures} failed): {100 * (rps_on - rps_viewed) / rps_on:+.1f} % of requests/s "
+                     f"({rps_viewed:.0f} against {rps_on:.0f} with none), "
+                     f"{100 * (cpu_viewed - cpu_on) / cpu_on:+.1f} % CPU per request "
+                     f"({cpu_viewed:.1f} vs {cpu_on:.1f} µs, the scrapes' own CPU included).")
         for label, target_pct in (("1 %", 3), ("100 %", 15)):
             traced = next(t for t in targets if t.name == f"apimeter, tracing {label}")
             rps_traced = statistics.median(x["rps"] for x in traced.runs)

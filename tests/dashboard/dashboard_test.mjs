@@ -40,8 +40,9 @@ async function openDashboard(proxy, interval = 1000) {
   const requests = [];
   const statsBodies = [];
   page.on('request', (r) => requests.push(r.url()));
-  page.on('response', async (r) => {
-    if (new URL(r.url()).pathname === '/stats' && r.ok()) statsBodies.push(await r.json().catch(() => null));
+  // In arrival order, so the page's nth refresh rendered the nth body.
+  page.on('response', (r) => {
+    if (new URL(r.url()).pathname === '/stats' && r.ok()) statsBodies.push(r.json().catch(() => null));
   });
   const consoleErrors = [];
   page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
@@ -53,17 +54,20 @@ async function openDashboard(proxy, interval = 1000) {
 // How many refreshes the page has measured so far.
 const refreshes = (page) => page.evaluate(() => performance.getEntriesByName('apimeter-refresh').length);
 
-// Waits for the next refresh, then returns what the page shows and the /stats document it rendered.
+// Waits for the next refresh, then returns what the page shows and the /stats document it rendered (read
+// between two refreshes: if one lands while the rows are read, they are read again).
 async function settledView(page, statsBodies) {
-  const count = await refreshes(page);
-  await page.waitForFunction((n) => performance.getEntriesByName('apimeter-refresh').length > n, count);
-  const stats = statsBodies.at(-1);
-  const rows = await page.$$eval('#routes tbody tr', (trs) => trs.map((tr) => {
-    const cells = {};
-    for (const td of tr.querySelectorAll('td')) cells[td.dataset.column] = {value: td.dataset.value, text: td.textContent};
-    return {key: tr.dataset.key, cells};
-  }));
-  return {stats, rows};
+  const start = await refreshes(page);
+  await page.waitForFunction((n) => performance.getEntriesByName('apimeter-refresh').length > n, start);
+  for (;;) {
+    const before = await refreshes(page);
+    const rows = await page.$$eval('#routes tbody tr', (trs) => trs.map((tr) => {
+      const cells = {};
+      for (const td of tr.querySelectorAll('td')) cells[td.dataset.column] = {value: td.dataset.value, text: td.textContent};
+      return {key: tr.dataset.key, cells};
+    }));
+    if ((await refreshes(page)) === before) return {stats: await statsBodies[before - 1], rows};
+  }
 }
 
 const number = (text) => (text === '' ? null : Number(text));
@@ -146,7 +150,7 @@ routes:
 
   test('sorts by any column, with the mouse and with the keyboard', async () => {
     const order = () => view.page.$$eval('#routes tbody tr', (trs) => trs.map((tr) => tr.dataset.key));
-    const stats = view.statsBodies.at(-1);
+    const stats = await view.statsBodies.at(-1);
     const by = (field, descending) => [...stats.routes]
         .sort((a, b) => (a[field] === b[field] ? (a.route < b.route ? -1 : 1) : (a[field] < b[field]) === descending ? 1 : -1))
         .map((r) => r.route);
