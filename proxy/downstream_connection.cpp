@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "proxy/connect_error.hpp"
 #include "proxy/router.hpp"
 
 namespace apimeter {
@@ -67,7 +68,9 @@ DownstreamConnection::~DownstreamConnection() = default;
 void DownstreamConnection::start() {
   ErrorCode ignored;
   socket_.set_option(tcp::no_delay(true), ignored);
-  do_wait_request();
+  // A connection that has sent nothing yet is under the header timeout, not the keep-alive one: silent
+  // connections must not hold a slot for a minute each.
+  do_wait_request(snapshot_->config.timeouts.client_header);
 }
 
 void DownstreamConnection::stop_if_idle() {
@@ -78,9 +81,9 @@ void DownstreamConnection::force_close() { close(); }
 
 // ---- 1-2. Wait for a request and read its head ----------------------------------------------------
 
-void DownstreamConnection::do_wait_request() {
+void DownstreamConnection::do_wait_request(Duration timeout) {
   phase_ = Phase::idle;
-  set_deadline(DeadlineKind::client, snapshot_->config.timeouts.client_idle);
+  set_deadline(DeadlineKind::client, timeout);
   // A small inline buffer: an idle keep-alive connection holds no pooled buffer.
   socket_.async_read_some(asio::buffer(idle_read_), APIMETER_HANDLER(on_wait_request));
 }
@@ -183,7 +186,9 @@ void DownstreamConnection::on_request_head() {
   identify_request();
   begin_trace();
   keep_alive_ = request_.keep_alive;
-  upgrade_requested_ = request_.connection_upgrade && !request_.upgrade.empty();
+  // An h2c upgrade is not passed on (RFC 9113 3.1 deprecates it, and a proxy that tunnels it lets a client
+  // speak HTTP/2 to the upstream past every check): the request goes up as a plain one, Upgrade removed.
+  upgrade_requested_ = request_.connection_upgrade && !request_.upgrade.empty() && !offers_h2c(request_.upgrade);
 
   // Body state first: any failure below must know that unread body bytes follow the head, or the
   // connection would be kept and the body parsed as the next request.
@@ -298,11 +303,7 @@ void DownstreamConnection::connect_upstream() {
 void DownstreamConnection::on_connect(const ErrorCode& ec) {
   if (ec) {
     endpoint_->stats->connect_error(worker_.index());
-    if (worker_.metrics_enabled())
-      worker_.metrics().upstream_connect_error(ec == asio::error::connection_refused ? "refused"
-                                               : ec == asio::error::network_unreachable || ec == asio::error::host_unreachable
-                                                   ? "unreachable"
-                                                   : "error");
+    if (worker_.metrics_enabled()) worker_.metrics().upstream_connect_error(connect_error_type(ec));
     release_upstream(false);
     // Nothing was sent, so another endpoint may be tried whatever the method.
     if (++endpoints_tried_ < snapshot_->endpoints.size()) return acquire_upstream();
@@ -839,7 +840,7 @@ void DownstreamConnection::next_request() {
     return parse_request_head();
   }
   worker_.buffers().release(client_in_);
-  do_wait_request();
+  do_wait_request(snapshot_->config.timeouts.client_idle);
 }
 
 void DownstreamConnection::linger_close() {

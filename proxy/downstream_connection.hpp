@@ -40,7 +40,7 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   enum class DeadlineKind : std::uint8_t { client, upstream, request, kCount };
 
   // 1-2: wait for and read a request head.
-  void do_wait_request();
+  void do_wait_request(Duration timeout);
   void on_wait_request(const ErrorCode& ec, std::size_t n);
   void begin_request();
   void parse_request_head();

@@ -1,5 +1,6 @@
-// Header transforms for both directions. The request side removes hop-by-hop fields and every field the
-// Connection header names, then adds Host, X-Forwarded-*, Via and canonical framing in that order.
+// Header transforms for both directions. The request side removes hop-by-hop fields, every field the
+// Connection header names and fields named like framing fields with '_' for '-', then adds Host,
+// X-Forwarded-*, Via and canonical framing in that order.
 #include "proxy/header_rewriter.hpp"
 
 #include <cstring>
@@ -120,7 +121,7 @@ void write_upstream_request_head(const MessageHead& req, const UpstreamRequestCo
       default:
         break;
     }
-    if (is_hop_by_hop(field, req)) continue;
+    if (is_hop_by_hop(field, req) || is_framing_lookalike(field.name)) continue;
     out.append_field(field.name, field.value);
   }
   append_merged(out, "X-Forwarded-For", req, FieldId::x_forwarded_for, ctx.client_ip);

@@ -193,6 +193,28 @@ ProxyError read_framing_fields(MessageHead& out, FramingFields& f) noexcept {
 
 }  // namespace
 
+bool offers_h2c(std::string_view upgrade) noexcept {
+  bool found = false;
+  // A protocol may carry a version ("h2c/1"); the name is what counts.
+  for_each_list_token(upgrade, [&](std::string_view protocol) {
+    found = found || iequals(trim_ows(protocol.substr(0, protocol.find('/'))), "h2c");
+  });
+  return found;
+}
+
+bool is_framing_lookalike(std::string_view name) noexcept {
+  if (name.find('_') == std::string_view::npos) return false;
+  auto same_with_dashes = [name](std::string_view framing) {
+    if (name.size() != framing.size()) return false;
+    for (std::size_t i = 0; i < name.size(); ++i) {
+      const char c = name[i] == '_' ? '-' : ascii_lower(name[i]);
+      if (c != framing[i]) return false;
+    }
+    return true;
+  };
+  return same_with_dashes("content-length") || same_with_dashes("transfer-encoding");
+}
+
 bool is_token(std::string_view s) noexcept {
   if (s.empty()) return false;
   for (char c : s)

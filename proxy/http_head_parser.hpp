@@ -132,5 +132,10 @@ class HeadParser {
 // Field-level checks shared with the chunked trailer parser and the header rewriter.
 bool is_token(std::string_view s) noexcept;
 bool is_valid_field_value(std::string_view s) noexcept;
+// True when an Upgrade value offers h2c ("h2c", "websocket, h2c"): such an upgrade is never passed on.
+bool offers_h2c(std::string_view upgrade) noexcept;
+// True for a field named like a framing field with '_' for '-' (Content_Length, transfer_encoding): servers
+// that fold '_' into '-' (CGI, WSGI, some frameworks) would read it as one, so it is never forwarded.
+bool is_framing_lookalike(std::string_view name) noexcept;
 
 }  // namespace apimeter

@@ -397,7 +397,8 @@ constexpr OptionRow kOptions[] = {
         "open client connections in the whole process; 0 = unlimited"),
 
     row<VK::duration, &Config::timeouts, &Timeouts::client_header>(
-        "client-header-timeout", "timeouts.client_header", "first byte of a request head to its end; 408"),
+        "client-header-timeout", "timeouts.client_header",
+        "first byte of a request head to its end (408), and a new connection's wait for its first byte"),
     row<VK::duration, &Config::timeouts, &Timeouts::client_idle>(
         "client-idle-timeout", "timeouts.client_idle", "keep-alive wait for the next request, then close"),
     row<VK::duration, &Config::timeouts, &Timeouts::client_body>(

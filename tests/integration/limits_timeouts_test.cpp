@@ -154,6 +154,22 @@ TEST(TimeoutsTest, IdleKeepAliveConnectionIsClosedAfterTheIdleTimeout) {
   EXPECT_TRUE(client.buffer().empty()) << "unexpected bytes: " << client.buffer();
 }
 
+TEST(TimeoutsTest, ConnectionThatSendsNothingIsClosedAfterTheHeaderTimeoutNotTheIdleOne) {
+  Stack stack = start_stack({"--client-header-timeout", "300ms", "--client-idle-timeout", "30s"});
+  RawConnection silent = RawConnection::connect(stack.port());
+  auto start = steady_clock::now();
+  EXPECT_TRUE(silent.wait_closed(5s));
+  long long took = elapsed_ms(start);
+  EXPECT_GE(took, 250);
+  EXPECT_LE(took, 300 + kSlack);
+  EXPECT_TRUE(silent.buffer().empty()) << "unexpected bytes: " << silent.buffer();
+  // A keep-alive connection between requests still gets the idle timeout.
+  RawConnection client = RawConnection::connect(stack.port());
+  ASSERT_TRUE(client.send(get_request("/bytes/5")));
+  ASSERT_EQ(read_final_response(client, kIo).status, 200);
+  EXPECT_FALSE(client.wait_closed(1s));
+}
+
 TEST(TimeoutsTest, SlowUpstreamGets504AfterTheResponseTimeout) {
   Stack stack = start_stack({"--upstream-response-timeout", "300ms"});
   auto start = steady_clock::now();

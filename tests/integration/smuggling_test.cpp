@@ -179,5 +179,31 @@ TEST(SmugglingTest, ChunkedBodyIsForwardedWithCanonicalFraming) {
   EXPECT_FALSE(echoed_header(response.body, "Content-Length").has_value()) << response.body;
 }
 
+TEST(SmugglingTest, FieldsNamedLikeFramingWithUnderscoresAreNeverForwarded) {
+  // A server that folds '_' into '-' (CGI, WSGI) would read these as a second framing header.
+  Stack stack = start_stack();
+  HttpResponse response = round_trip(
+      stack.port(), get_request("/headers", "Content_Length: 5\r\ntransfer_encoding: chunked\r\nX_Kept: 1\r\n"));
+  ASSERT_EQ(response.status, 200) << response.error;
+  EXPECT_FALSE(echoed_header(response.body, "Content_Length").has_value()) << response.body;
+  EXPECT_FALSE(echoed_header(response.body, "transfer_encoding").has_value()) << response.body;
+  EXPECT_EQ(echoed_header(response.body, "X_Kept"), "1") << response.body;  // other underscores pass
+}
+
+TEST(SmugglingTest, H2cUpgradeIsRemovedAndTheRequestForwardedPlain) {
+  Stack stack = start_stack();
+  HttpResponse response = round_trip(stack.port(), get_request("/headers",
+                                                             "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                                                             "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n"));
+  ASSERT_EQ(response.status, 200) << response.error;
+  EXPECT_FALSE(echoed_header(response.body, "Upgrade").has_value()) << response.body;
+  EXPECT_FALSE(echoed_header(response.body, "HTTP2-Settings").has_value()) << response.body;
+  EXPECT_FALSE(echoed_header(response.body, "Connection").has_value()) << response.body;
+  // The connection stays an HTTP/1.1 one: the next request on it is answered normally.
+  HttpResponse mixed = round_trip(stack.port(), get_request("/headers", "Connection: Upgrade\r\nUpgrade: websocket, h2c\r\n"));
+  ASSERT_EQ(mixed.status, 200) << mixed.error;
+  EXPECT_FALSE(echoed_header(mixed.body, "Upgrade").has_value()) << mixed.body;
+}
+
 }  // namespace
 }  // namespace apimeter::test

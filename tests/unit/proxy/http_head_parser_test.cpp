@@ -240,5 +240,26 @@ TEST(HttpHeadParser, MalformedResponsesAreRefused) {
 }
 
 
+TEST(HeadParserFields, H2cOffersAreRecognisedInAnyPositionAndCase) {
+  EXPECT_TRUE(offers_h2c("h2c"));
+  EXPECT_TRUE(offers_h2c("websocket, H2C"));
+  EXPECT_TRUE(offers_h2c(" h2c/1 ,foo"));
+  EXPECT_FALSE(offers_h2c("websocket"));
+  EXPECT_FALSE(offers_h2c("h2"));
+  EXPECT_FALSE(offers_h2c("h2cx"));
+  EXPECT_FALSE(offers_h2c(""));
+}
+
+TEST(HeadParserFields, FramingLookalikesAreOnlyTheUnderscoreSpellings) {
+  EXPECT_TRUE(is_framing_lookalike("Content_Length"));
+  EXPECT_TRUE(is_framing_lookalike("transfer_encoding"));
+  EXPECT_FALSE(is_framing_lookalike("Content-length_"));
+  EXPECT_TRUE(is_framing_lookalike("TRANSFER_encoding"));
+  EXPECT_FALSE(is_framing_lookalike("Transfer-Encoding_"));
+  EXPECT_FALSE(is_framing_lookalike("Content_Len"));
+  EXPECT_FALSE(is_framing_lookalike("Content-Length"));  // the real one is handled as framing
+  EXPECT_FALSE(is_framing_lookalike("X_Content_Length"));
+}
+
 }  // namespace
 }  // namespace apimeter
