@@ -43,8 +43,12 @@ inline constexpr FamilyName kActiveConnections{"apimeter_client_connections_acti
     "Open client connections."};
 inline constexpr FamilyName kConnectionsTotal{"apimeter_client_connections_total", T::Counter,
     "Client connections accepted."};
+inline constexpr FamilyName kConnectionsReclaimed{"apimeter_client_connections_reclaimed_total", T::Counter,
+    "Client connections apimeter closed to admit new ones at limits.max_client_connections, by reason "
+    "(idle_at_limit: the one idle the longest, silent or between keep-alive requests)."};
 inline constexpr FamilyName kConnectionsLimit{"apimeter_client_connections_limit", T::Gauge,
-    "Open client connections at which accepting pauses (limits.max_client_connections); 0 means unlimited."};
+    "Open client connections at which idle ones are reclaimed for new clients, or accepting pauses "
+    "(limits.max_client_connections); 0 means unlimited."};
 inline constexpr FamilyName kUpstreamConnections{"http_client_open_connections", T::Gauge,
     "Upstream connections by state: idle in the pool, or active (serving a request)."};
 inline constexpr FamilyName kConnectErrors{"apimeter_upstream_connect_errors_total", T::Counter,

@@ -51,6 +51,7 @@ class WorkerMetrics {
     add(connections_total_, 1);
   }
   void connection_closed() noexcept { add(active_connections_, -1); }
+  void connection_reclaimed() noexcept { add(connections_reclaimed_, 1); }
   void upstream_pool(std::size_t idle, std::size_t in_use) noexcept {
     pool_idle_.store(idle, std::memory_order_relaxed);
     pool_in_use_.store(in_use, std::memory_order_relaxed);
@@ -66,6 +67,7 @@ class WorkerMetrics {
   std::int64_t active_requests() const noexcept { return active_requests_.load(std::memory_order_relaxed); }
   std::int64_t active_connections() const noexcept { return active_connections_.load(std::memory_order_relaxed); }
   std::uint64_t connections_total() const noexcept { return connections_total_.load(std::memory_order_relaxed); }
+  std::uint64_t connections_reclaimed() const noexcept { return connections_reclaimed_.load(std::memory_order_relaxed); }
   std::uint64_t pool_idle() const noexcept { return pool_idle_.load(std::memory_order_relaxed); }
   std::uint64_t pool_in_use() const noexcept { return pool_in_use_.load(std::memory_order_relaxed); }
   std::uint64_t series_dropped() const noexcept { return series_dropped_.load(std::memory_order_relaxed); }
@@ -127,6 +129,7 @@ class WorkerMetrics {
   std::atomic<std::int64_t> active_requests_{0};
   std::atomic<std::int64_t> active_connections_{0};
   std::atomic<std::uint64_t> connections_total_{0};
+  std::atomic<std::uint64_t> connections_reclaimed_{0};
   std::atomic<std::uint64_t> pool_idle_{0};
   std::atomic<std::uint64_t> pool_in_use_{0};
   std::atomic<std::uint64_t> series_dropped_{0};

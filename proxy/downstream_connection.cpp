@@ -83,6 +83,7 @@ void DownstreamConnection::force_close() { close(); }
 
 void DownstreamConnection::do_wait_request(Duration timeout) {
   phase_ = Phase::idle;
+  worker_.connection_idle(*this);  // reclaimable at the connection cap while it waits
   set_deadline(DeadlineKind::client, timeout);
   // A small inline buffer: an idle keep-alive connection holds no pooled buffer.
   socket_.async_read_some(asio::buffer(idle_read_), APIMETER_HANDLER(on_wait_request));
@@ -90,6 +91,7 @@ void DownstreamConnection::do_wait_request(Duration timeout) {
 
 void DownstreamConnection::on_wait_request(const ErrorCode& ec, std::size_t n) {
   if (ec) return close();  // the client closed an idle connection: nothing to account for
+  Worker::connection_busy(*this);
   client_in_ = worker_.buffers().acquire();
   std::memcpy(client_in_.data(), idle_read_.data(), n);
   client_in_.begin = 0;

@@ -24,7 +24,9 @@
 
 namespace apimeter {
 
-class DownstreamConnection : public std::enable_shared_from_this<DownstreamConnection>, public ConnectionHook {
+class DownstreamConnection : public std::enable_shared_from_this<DownstreamConnection>,
+                             public ConnectionHook,
+                             public IdleHook {
  public:
   DownstreamConnection(Worker& worker, Socket socket);
   ~DownstreamConnection();

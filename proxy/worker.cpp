@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "proxy/downstream_connection.hpp"
+#include "proxy/event_log.hpp"
 #include "proxy/router.hpp"
 
 namespace apimeter {
@@ -122,18 +123,55 @@ void Worker::on_accept(const ErrorCode& ec) {
   bump(open_connections_, +1);
   metrics_.connection_opened();
   connection->start();
-  if (max_connections_ != 0 && open_connections() >= max_connections_) {
-    accept_paused_ = true;  // resumed by connection_closed()
+  // Over the cap by this one: the connection idle the longest makes room. With none idle, accepting
+  // pauses (one over the share at most) until a connection closes or goes idle.
+  if (max_connections_ != 0 && open_connections() > max_connections_ && !reclaim_idle_connection(*connection)) {
+    accept_paused_ = true;  // resumed by connection_closed() or connection_idle()
     return;
   }
   do_accept();
 }
 
+bool Worker::reclaim_idle_connection(const DownstreamConnection& admitted) noexcept {
+  // The connection just accepted is idle too; closing it would turn the cap into a refusal.
+  if (idle_connections_.empty() || &idle_connections_.front() == &admitted) return false;
+  DownstreamConnection& longest_idle = idle_connections_.front();
+  connection_busy(longest_idle);
+  // Logged once per episode: the first reclaim, then when the open connections fall below the cap again.
+  if (reclaimed_in_episode_++ == 0)
+    log_event("warn", "client connections at the limit: closing the ones idle the longest to admit new clients",
+              {{"apimeter.connections", std::to_string(open_connections())},
+               {"apimeter.worker_limit", std::to_string(max_connections_)}});
+  metrics_.connection_reclaimed();
+  longest_idle.force_close();
+  return true;
+}
+
+void Worker::connection_idle(DownstreamConnection& connection) noexcept {
+  connection_busy(connection);
+  idle_connections_.push_back(connection);
+  // Paused at the cap with every connection busy: this one can now make room for a waiting client.
+  if (accept_paused_ && !stopping_) {
+    accept_paused_ = false;
+    do_accept();
+  }
+}
+
+void Worker::connection_busy(DownstreamConnection& connection) noexcept {
+  if (connection.IdleHook::is_linked()) connection.IdleHook::unlink();
+}
+
 void Worker::connection_closed(DownstreamConnection& connection) noexcept {
-  if (connection.is_linked()) connection.unlink();
+  if (connection.ConnectionHook::is_linked()) connection.ConnectionHook::unlink();
+  connection_busy(connection);
   bump(open_connections_, -1);
   metrics_.connection_closed();
-  if (accept_paused_ && !stopping_ && (max_connections_ == 0 || open_connections() < max_connections_)) {
+  if (reclaimed_in_episode_ != 0 && max_connections_ != 0 && open_connections() < max_connections_) {
+    log_event("info", "client connections below the limit again",
+              {{"apimeter.reclaimed", std::to_string(reclaimed_in_episode_)}});
+    reclaimed_in_episode_ = 0;
+  }
+  if (accept_paused_ && !stopping_ && (max_connections_ == 0 || open_connections() <= max_connections_)) {
     accept_paused_ = false;
     do_accept();
   }

@@ -25,6 +25,10 @@ namespace apimeter {
 
 class DownstreamConnection;
 using ConnectionHook = boost::intrusive::list_base_hook<boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
+// Membership of the worker's idle list: connections with no request in flight, the longest idle first.
+struct IdleListTag;
+using IdleHook = boost::intrusive::list_base_hook<boost::intrusive::tag<IdleListTag>,
+                                                  boost::intrusive::link_mode<boost::intrusive::auto_unlink>>;
 
 class Worker {
  public:
@@ -73,10 +77,16 @@ class Worker {
   // Scratch for decoding a user identity (a JWT payload); valid until the next call on this worker.
   std::span<char> identity_scratch() noexcept { return identity_scratch_; }
   void connection_closed(DownstreamConnection& connection) noexcept;
+  // A connection waits for its first or next request (joins the idle list's end), or has one (leaves it).
+  void connection_idle(DownstreamConnection& connection) noexcept;
+  static void connection_busy(DownstreamConnection& connection) noexcept;
 
  private:
   void do_accept();
   void on_accept(const ErrorCode& ec);
+  // At the connection cap: closes the connection idle the longest so a new client gets its slot. False
+  // when every connection has a request in flight (accepting then pauses).
+  bool reclaim_idle_connection(const DownstreamConnection& admitted) noexcept;
   void do_tick();
   void apply_snapshot(SnapshotPtr snapshot);
   static void bump(std::atomic<std::size_t>& counter, int delta) noexcept {
@@ -106,6 +116,10 @@ class Worker {
   boost::intrusive::list<DownstreamConnection, boost::intrusive::base_hook<ConnectionHook>,
                          boost::intrusive::constant_time_size<false>>
       connections_;
+  boost::intrusive::list<DownstreamConnection, boost::intrusive::base_hook<IdleHook>,
+                         boost::intrusive::constant_time_size<false>>
+      idle_connections_;
+  std::uint64_t reclaimed_in_episode_ = 0;  // connections reclaimed since the cap was last reached
   std::atomic<std::size_t> open_connections_{0};
   std::thread thread_;
 };

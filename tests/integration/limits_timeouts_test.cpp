@@ -170,6 +170,46 @@ TEST(TimeoutsTest, ConnectionThatSendsNothingIsClosedAfterTheHeaderTimeoutNotThe
   EXPECT_FALSE(client.wait_closed(1s));
 }
 
+TEST(LimitsTest, AtTheConnectionCapTheLongestIdleConnectionMakesRoomForANewClient) {
+  // One worker, a cap of 4: four connections that never speak would otherwise lock every new client out
+  // until the header timeout (here 30 s).
+  Stack stack = start_stack({"--workers", "1", "--max-client-connections", "4", "--client-header-timeout", "30s"});
+  std::vector<RawConnection> silent;
+  for (int i = 0; i < 4; ++i) {
+    silent.push_back(RawConnection::connect(stack.port()));
+    // Accepted in this order, so the first is the one idle the longest.
+    std::optional<double> open;
+    ASSERT_TRUE(poll_until([&] {
+      open = scrape_metrics(stack.proxy.admin_port).value("apimeter_client_connections_active");
+      return open == static_cast<double>(i + 1);
+    }, kIo)) << "open: " << open.value_or(-1) << " after " << i + 1;
+  }
+  auto start = steady_clock::now();
+  HttpResponse fresh = round_trip(stack.port(), get_request("/status/200"), 5s);
+  EXPECT_EQ(fresh.status, 200) << fresh.error;
+  EXPECT_LE(elapsed_ms(start), 1000);
+  EXPECT_TRUE(silent[0].wait_closed(kIo));
+  for (int i = 1; i < 4; ++i) EXPECT_FALSE(silent[i].wait_closed(std::chrono::milliseconds(100))) << i;
+  MetricsText metrics = scrape_metrics(stack.proxy.admin_port);
+  EXPECT_EQ(metrics.value("apimeter_client_connections_reclaimed_total", {{"reason", "idle_at_limit"}}), 1);
+  EXPECT_NE(stack.proxy.proc().err().text().find("client connections at the limit"), std::string::npos);
+}
+
+TEST(LimitsTest, AtTheConnectionCapConnectionsWithARequestInFlightAreNeverReclaimed) {
+  Stack stack = start_stack({"--workers", "1", "--max-client-connections", "2"});
+  std::vector<RawConnection> busy;
+  for (int i = 0; i < 2; ++i) {
+    busy.push_back(RawConnection::connect(stack.port()));
+    ASSERT_TRUE(busy.back().send(get_request("/delay/1500")));
+  }
+  ASSERT_TRUE(poll_until([&] { return scrape_metrics(stack.proxy.admin_port).value("http_server_active_requests") == 2.0; }, kIo));
+  // The third client waits in the backlog until a slot frees; the two in flight finish normally.
+  HttpResponse third = round_trip(stack.port(), get_request("/status/200"), 10s);
+  EXPECT_EQ(third.status, 200) << third.error;
+  for (auto& c : busy) EXPECT_EQ(read_final_response(c, kIo).status, 200);
+  EXPECT_EQ(scrape_metrics(stack.proxy.admin_port).value("apimeter_client_connections_reclaimed_total", {{"reason", "idle_at_limit"}}), 0);
+}
+
 TEST(TimeoutsTest, SlowUpstreamGets504AfterTheResponseTimeout) {
   Stack stack = start_stack({"--upstream-response-timeout", "300ms"});
   auto start = steady_clock::now();
