@@ -75,6 +75,13 @@ class MetricsRegistry : public prometheus::Collectable {
   // apimeter_client_connections_limit so alerts can compare the open connections against it.
   void set_connection_limit(std::uint64_t limit) { connection_limit_.store(limit, std::memory_order_relaxed); }
 
+  // Any thread: client connections closed at the cap to admit new ones, over all workers.
+  std::uint64_t connections_reclaimed() const noexcept {
+    std::uint64_t n = 0;
+    for (const auto& w : workers_) n += w->connections_reclaimed();
+    return n;
+  }
+
   // Control thread (any thread that is not a worker). Each call merges all shards.
   std::vector<prometheus::MetricFamily> Collect() const override;
   Exposition collect_exposition() const;

@@ -14,7 +14,8 @@ namespace apimeter {
 namespace {
 
 constexpr auto kDrainPoll = std::chrono::milliseconds(50);
-// How often /stats' last-minute window takes a snapshot of the cumulative counters.
+// How often /stats' last-minute window takes a snapshot of the cumulative counters, and reclaiming at the
+// connection cap is checked for its once-per-episode log lines.
 constexpr auto kMetricsTick = std::chrono::seconds(5);
 
 tcp::endpoint resolve_listen(const HostPort& hp, ErrorCode& ec) {
@@ -287,8 +288,24 @@ void Server::add_dashboard_endpoints() {
   });
 }
 
+void Server::report_reclaims() {
+  const std::uint64_t total = metrics_->connections_reclaimed();
+  const std::uint64_t fresh = total - reclaimed_seen_;
+  reclaimed_seen_ = total;
+  if (fresh != 0 && reclaimed_in_episode_ == 0)
+    log_event("warn", "client connections at the limit: closing the ones idle the longest to admit new clients",
+              {{"apimeter.limit", std::to_string(snapshot_->config.limits.max_client_connections)}});
+  if (fresh == 0 && reclaimed_in_episode_ != 0) {
+    log_event("info", "client connections no longer reclaimed at the limit",
+              {{"apimeter.reclaimed", std::to_string(reclaimed_in_episode_)}});
+    reclaimed_in_episode_ = 0;
+  }
+  reclaimed_in_episode_ += fresh;
+}
+
 void Server::do_metrics_tick() {
   metrics_->tick(Clock::now());
+  report_reclaims();
   metrics_timer_.expires_after(kMetricsTick);
   metrics_timer_.async_wait([this](const ErrorCode& ec) {
     if (!ec) do_metrics_tick();

@@ -42,6 +42,7 @@ class Server {
   void stop_workers();
   void add_metrics_endpoints();
   void add_dashboard_endpoints();  // /dashboard and its files, / redirecting to it
+  void report_reclaims();          // one log line when reclaiming at the cap starts, one when it stops
   void do_metrics_tick();
   void start_tracing(unsigned workers);
 
@@ -49,6 +50,9 @@ class Server {
   Config initial_config_;
   SnapshotPtr snapshot_;
   std::uint64_t generation_ = 1;
+  // Connections reclaimed at the cap: the count last seen, and those of the episode in progress.
+  std::uint64_t reclaimed_seen_ = 0;
+  std::uint64_t reclaimed_in_episode_ = 0;
   asio::io_context control_;
   asio::signal_set signals_;
   asio::steady_timer drain_timer_;

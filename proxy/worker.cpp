@@ -7,7 +7,6 @@
 #include <sys/socket.h>
 
 #include "proxy/downstream_connection.hpp"
-#include "proxy/event_log.hpp"
 #include "proxy/router.hpp"
 
 namespace apimeter {
@@ -137,12 +136,7 @@ bool Worker::reclaim_idle_connection(const DownstreamConnection& admitted) noexc
   if (idle_connections_.empty() || &idle_connections_.front() == &admitted) return false;
   DownstreamConnection& longest_idle = idle_connections_.front();
   connection_busy(longest_idle);
-  // Logged once per episode: the first reclaim, then when the open connections fall below the cap again.
-  if (reclaimed_in_episode_++ == 0)
-    log_event("warn", "client connections at the limit: closing the ones idle the longest to admit new clients",
-              {{"apimeter.connections", std::to_string(open_connections())},
-               {"apimeter.worker_limit", std::to_string(max_connections_)}});
-  metrics_.connection_reclaimed();
+  metrics_.connection_reclaimed();  // the control thread logs the episode (Server::report_reclaims)
   longest_idle.force_close();
   return true;
 }
@@ -166,11 +160,6 @@ void Worker::connection_closed(DownstreamConnection& connection) noexcept {
   connection_busy(connection);
   bump(open_connections_, -1);
   metrics_.connection_closed();
-  if (reclaimed_in_episode_ != 0 && max_connections_ != 0 && open_connections() < max_connections_) {
-    log_event("info", "client connections below the limit again",
-              {{"apimeter.reclaimed", std::to_string(reclaimed_in_episode_)}});
-    reclaimed_in_episode_ = 0;
-  }
   if (accept_paused_ && !stopping_ && (max_connections_ == 0 || open_connections() <= max_connections_)) {
     accept_paused_ = false;
     do_accept();

@@ -119,7 +119,6 @@ class Worker {
   boost::intrusive::list<DownstreamConnection, boost::intrusive::base_hook<IdleHook>,
                          boost::intrusive::constant_time_size<false>>
       idle_connections_;
-  std::uint64_t reclaimed_in_episode_ = 0;  // connections reclaimed since the cap was last reached
   std::atomic<std::size_t> open_connections_{0};
   std::thread thread_;
 };
