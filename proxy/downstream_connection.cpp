@@ -70,7 +70,8 @@ void DownstreamConnection::start() {
   socket_.set_option(tcp::no_delay(true), ignored);
   // A connection that has sent nothing yet is under the header timeout, not the keep-alive one: silent
   // connections must not hold a slot for a minute each.
-  do_wait_request(snapshot_->config.timeouts.client_header);
+  const Timeouts& t = snapshot_->config.timeouts;
+  do_wait_request(t.client_header.count() != 0 ? t.client_header : t.client_idle);  // 0 disables the header timeout
 }
 
 void DownstreamConnection::stop_if_idle() {

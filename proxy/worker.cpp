@@ -123,7 +123,7 @@ void Worker::on_accept(const ErrorCode& ec) {
   metrics_.connection_opened();
   connection->start();
   // Over the cap by this one: the connection idle the longest makes room. With none idle, accepting
-  // pauses (one over the share at most) until a connection closes or goes idle.
+  // pauses (two over the share at most) until a connection closes or goes idle.
   if (max_connections_ != 0 && open_connections() > max_connections_ && !reclaim_idle_connection(*connection)) {
     accept_paused_ = true;  // resumed by connection_closed() or connection_idle()
     return;
@@ -144,8 +144,9 @@ bool Worker::reclaim_idle_connection(const DownstreamConnection& admitted) noexc
 void Worker::connection_idle(DownstreamConnection& connection) noexcept {
   connection_busy(connection);
   idle_connections_.push_back(connection);
-  // Paused at the cap with every connection busy: this one can now make room for a waiting client.
-  if (accept_paused_ && !stopping_) {
+  // Paused at the cap with every connection busy: this one can now make room for a waiting client. Not
+  // past one over the share, so a race with this connection's next request cannot grow the overshoot.
+  if (accept_paused_ && !stopping_ && open_connections() <= max_connections_ + 1) {
     accept_paused_ = false;
     do_accept();
   }

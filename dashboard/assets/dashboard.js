@@ -433,8 +433,13 @@
   }
 
   async function loop() {
-    await refresh();
-    setTimeout(loop, intervalMs);
+    try {
+      await refresh();
+    } catch (e) {
+      showError(`the page failed to show /stats: ${e.message || e}`);
+    } finally {
+      setTimeout(loop, intervalMs);
+    }
   }
 
   filterInput.addEventListener('input', () => {
