@@ -256,22 +256,24 @@ bool parse_command_line(int argc, const char* const* argv, const char* const* en
       return true;
     };
 
+    // The admin clients' duration flags: the value, at least `least`, into `into`; otherwise one problem.
+    auto take_duration = [&](Duration least, std::string_view too_small, Duration& into) {
+      std::string_view value;
+      if (!take_value(value)) return;
+      Duration parsed{};
+      std::string error;
+      if (!parse_duration(value, parsed, error)) report(problems, source, "invalid value " + quote(value) + ": " + error);
+      else if (parsed < least) report(problems, source, std::string(too_small));
+      else into = parsed;
+    };
+
     if (healthcheck) {
       std::string_view value;
       if (name == "admin") {
         admin_flag_given = true;
         if (take_value(value)) parse_admin_address(value, source, out.admin_address, problems);
       } else if (name == "timeout") {
-        if (!take_value(value)) continue;
-        Duration timeout{};
-        std::string error;
-        if (!parse_duration(value, timeout, error)) {
-          report(problems, source, "invalid value " + quote(value) + ": " + error);
-        } else if (timeout.count() == 0) {
-          report(problems, source, "must be more than 0");
-        } else {
-          out.healthcheck_timeout = timeout;
-        }
+        take_duration(Duration(1), "must be more than 0", out.healthcheck_timeout);
       } else {
         report(problems, source,
                "healthcheck takes only --admin HOST:PORT and --timeout DURATION" +
@@ -290,16 +292,7 @@ bool parse_command_line(int argc, const char* const* argv, const char* const* en
         if (auto key = top::parse_sort_key(value)) out.top_sort = *key;
         else report(problems, source, "invalid value " + quote(value) + ": use rps, errors, p95 or bytes");
       } else if (name == "interval") {
-        if (!take_value(value)) continue;
-        Duration interval{};
-        std::string error;
-        if (!parse_duration(value, interval, error)) {
-          report(problems, source, "invalid value " + quote(value) + ": " + error);
-        } else if (interval < std::chrono::milliseconds(100)) {
-          report(problems, source, "must be at least 100ms");
-        } else {
-          out.top_interval = interval;
-        }
+        take_duration(std::chrono::milliseconds(100), "must be at least 100ms", out.top_interval);
       } else if (name == "json" && !has_inline) {
         out.top_json = true;
       } else {
