@@ -949,12 +949,8 @@ void DownstreamConnection::on_deadline(DeadlineKind kind) {
         case Phase::tunnel:
           return finish_tunnel();
         case Phase::exchange:
-          // A request body stalled, or a local reply is not being read.
-          if (response_done_ || response_started_) {
-            if (record_.error_type.empty()) record_.error_type = error_info(ProxyError::client_body_timeout).type;
-            complete();
-            return close();
-          }
+          // A request body stalled, or a response is not being read: once a response started, fail() ends
+          // the connection the way that shows a cut body as cut (a reset for a close-delimited one).
           return fail(ProxyError::client_body_timeout);
         case Phase::closed:
           return;

@@ -281,6 +281,46 @@ TEST(TimeoutsTest, UpstreamStallingMidBodyEndsTheClientConnection) {
   EXPECT_LE(elapsed_ms(start), 300 + kSlack);
 }
 
+// Asks for a 50 MB body, reads its head, then stops reading until the proxy's send buffer and ours are full
+// and the client-body timeout has long passed; returns the head and whatever body arrives after that.
+struct StalledRead {
+  std::string head;
+  std::string body;
+};
+StalledRead stall_reading(RawConnection& client, const std::string& target) {
+  StalledRead result;
+  EXPECT_TRUE(client.send(get_request(target)));
+  auto head = client.read_until("\r\n\r\n", kIo);
+  EXPECT_TRUE(head.has_value()) << client.buffer();
+  if (!head) return result;
+  result.head = *head;
+  std::this_thread::sleep_for(1500ms);
+  result.body = client.read_to_end(10s);
+  return result;
+}
+
+TEST(TimeoutsTest, ClientThatStopsReadingACloseDelimitedBodyIsResetNotClosed) {
+  // The body has no length, so the client takes a FIN for its end: when the client-body timeout cuts the
+  // response short, only a reset tells it the body it holds is truncated.
+  Stack stack = start_stack({"--client-body-timeout", "300ms"});
+  RawConnection client = RawConnection::connect(stack.port());
+  StalledRead read = stall_reading(client, "/bytes/50000000?until_close=1");
+  ASSERT_EQ(read.head.find("Content-Length"), std::string::npos) << read.head;
+  ASSERT_EQ(read.head.find("Transfer-Encoding"), std::string::npos) << read.head;
+  EXPECT_TRUE(client.peer_closed()) << "the proxy kept a stalled connection open";
+  EXPECT_LT(read.body.size(), 50000000u);
+  EXPECT_TRUE(client.was_reset()) << "a response cut by the timeout ended with a FIN, as if complete";
+}
+
+TEST(TimeoutsTest, ClientThatStopsReadingALengthDelimitedBodyIsClosed) {
+  Stack stack = start_stack({"--client-body-timeout", "300ms"});
+  RawConnection client = RawConnection::connect(stack.port());
+  StalledRead read = stall_reading(client, "/bytes/50000000");
+  ASSERT_NE(read.head.find("Content-Length: 50000000"), std::string::npos) << read.head;
+  EXPECT_TRUE(client.peer_closed()) << "the proxy kept a stalled connection open";
+  EXPECT_LT(read.body.size(), 50000000u) << "the declared length already shows the cut";
+}
+
 TEST(TimeoutsTest, UpstreamThatDoesNotAcceptGets503AfterTheConnectTimeout) {
   // A listener with a zero backlog and one queued connection drops further SYNs: connect() hangs.
   RawListener blackhole(0);
