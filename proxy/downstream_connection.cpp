@@ -210,6 +210,8 @@ void DownstreamConnection::on_request_head() {
       request_body_done_ = true;
       break;
   }
+  // RFC 9110 7.6.2: an OPTIONS or TRACE with no hops left is answered here, whatever the routes say.
+  if (request_.max_forwards == 0) return answer_as_final_recipient();
   if (!route_ && config.unmatched_routes == UnmatchedRoutes::reject) return fail(ProxyError::no_route);
 
   // Body bytes that arrived with the head go out with the request head.
@@ -768,16 +770,34 @@ void DownstreamConnection::fail(ProxyError error) {
     return close();
   }
   record_.status = info.status;
+  prepare_local_reply();
+  HeadWriter writer(head_out_.data(), head_out_.capacity());
+  write_local_reply(info.status, info.body, keep_alive_, writer);
+  send_local_reply(writer.size());
+}
+
+void DownstreamConnection::answer_as_final_recipient() {
+  prepare_local_reply();
+  HeadWriter writer(head_out_.data(), head_out_.capacity());
+  write_final_recipient_reply(request_, keep_alive_, writer);
+  // A TRACE echo that does not fit the buffer: the head was too large to be echoed.
+  if (writer.overflowed()) return fail(ProxyError::header_section_too_large);
+  record_.status = 200;
+  send_local_reply(writer.size());
+}
+
+void DownstreamConnection::prepare_local_reply() {
   // Keep the connection only when the request was read completely and nothing else is in flight.
   keep_alive_ = keep_alive_ && phase_ == Phase::exchange && request_body_done_ && !request_pump_active_ &&
                 !worker_.draining();
-  ++exchange_;  // completions of the failed exchange must not act any more
-  response_started_ = true;
   if (!head_out_) head_out_ = worker_.buffers().acquire();
-  HeadWriter writer(head_out_.data(), head_out_.capacity());
-  write_local_reply(info.status, info.body, keep_alive_, writer);
+}
+
+void DownstreamConnection::send_local_reply(std::size_t head_bytes) {
+  ++exchange_;  // completions of the exchange this reply ends must not act any more
+  response_started_ = true;
   head_out_.begin = 0;
-  head_out_.end = writer.size();
+  head_out_.end = head_bytes;
   clear_deadline(DeadlineKind::upstream);
   clear_deadline(DeadlineKind::request);
   // The reply itself must not hang on a client that does not read.

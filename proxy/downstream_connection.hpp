@@ -79,6 +79,9 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   void on_tunnel_write(bool from_client, const ErrorCode& ec, std::size_t n);
   // 8-9: complete and go on.
   void fail(ProxyError error);
+  void answer_as_final_recipient();  // OPTIONS/TRACE with Max-Forwards: 0
+  void prepare_local_reply();
+  void send_local_reply(std::size_t head_bytes);  // head_out_ holds a whole reply of that many bytes
   void on_write_local_reply(const ErrorCode& ec, std::size_t n);
   void maybe_complete();
   void complete();

@@ -118,6 +118,15 @@ void write_upstream_request_head(const MessageHead& req, const UpstreamRequestCo
       case FieldId::tracestate:
         if (ctx.replace_trace_context && !ctx.keep_tracestate) continue;
         break;
+      case FieldId::max_forwards:
+        // RFC 9110 7.6.2: one hop fewer on OPTIONS and TRACE (a 0 was answered here, never forwarded).
+        if (req.max_forwards > 0) {
+          out.append("Max-Forwards: ");
+          out.append_uint(static_cast<std::uint64_t>(req.max_forwards - 1));
+          out.append("\r\n");
+          continue;
+        }
+        break;
       default:
         break;
     }
@@ -206,6 +215,36 @@ void write_local_reply(int status, std::string_view body, bool keep_alive, HeadW
   out.append_uint(body.size());
   out.append(keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n");
   out.append(body);
+}
+
+void write_final_recipient_reply(const MessageHead& req, bool keep_alive, HeadWriter& out) noexcept {
+  const std::string_view connection = keep_alive ? "\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+  if (req.method_id == Method::options) {
+    // What this proxy relays; the upstream's own answer needs a Max-Forwards above 0.
+    out.append("HTTP/1.1 200 OK\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH\r\nContent-Length: 0");
+    out.append(connection);
+    return;
+  }
+  // TRACE (RFC 9110 9.3.8): the request as received, as message/http, less the fields that carry
+  // credentials, so a page's script cannot read them back through the echo.
+  auto reflected = [](const HeaderField& field) {
+    return !iequals(field.name, "authorization") && !iequals(field.name, "proxy-authorization") &&
+           !iequals(field.name, "cookie");
+  };
+  const std::string_view version = req.version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n";
+  std::uint64_t length = req.method.size() + 1 + req.target.size() + version.size() + 2;
+  for (const auto& field : req.fields)
+    if (reflected(field)) length += field.name.size() + 2 + field.value.size() + 2;
+  out.append("HTTP/1.1 200 OK\r\nContent-Type: message/http\r\nContent-Length: ");
+  out.append_uint(length);
+  out.append(connection);
+  out.append(req.method);
+  out.append(" ");
+  out.append(req.target);
+  out.append(version);
+  for (const auto& field : req.fields)
+    if (reflected(field)) out.append_field(field.name, field.value);
+  out.append("\r\n");
 }
 
 std::string_view reason_phrase(int status) noexcept {

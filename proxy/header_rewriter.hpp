@@ -68,6 +68,9 @@ void write_client_response_head(const MessageHead& response, const ClientRespons
 
 // A complete proxy-generated response: head and one-line plain-text body.
 void write_local_reply(int status, std::string_view body, bool keep_alive, HeadWriter& out) noexcept;
+// The answer to an OPTIONS or TRACE whose Max-Forwards reached 0 (RFC 9110 7.6.2), apimeter being the final
+// recipient: OPTIONS gets 200 with Allow, TRACE the request head echoed without its credentials.
+void write_final_recipient_reply(const MessageHead& req, bool keep_alive, HeadWriter& out) noexcept;
 
 std::string_view reason_phrase(int status) noexcept;
 

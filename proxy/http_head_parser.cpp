@@ -2,6 +2,7 @@
 // and obs-fold as bytes arrive; then the complete head is tokenised once and its framing decided.
 #include "proxy/http_head_parser.hpp"
 
+#include <algorithm>
 #include <array>
 #include <limits>
 
@@ -69,6 +70,7 @@ FieldId classify_field(std::string_view name) noexcept {
       {"x-forwarded-proto", FieldId::x_forwarded_proto},
       {"x-forwarded-host", FieldId::x_forwarded_host},
       {"user-agent", FieldId::user_agent},
+      {"max-forwards", FieldId::max_forwards},
       {"traceparent", FieldId::traceparent},
       {"tracestate", FieldId::tracestate},
       {"b3", FieldId::b3},
@@ -188,6 +190,24 @@ ProxyError read_framing_fields(MessageHead& out, FramingFields& f) noexcept {
   if (out.version_minor == 0) out.keep_alive = keep_alive_token;
   if (close) out.keep_alive = false;
   if (!out.connection_upgrade) out.upgrade = {};
+  return ProxyError::none;
+}
+
+// Max-Forwards = 1*DIGIT, once. A value the next hop could read differently (two fields, not a number) is
+// refused rather than passed on, since it decides who answers.
+ProxyError read_max_forwards(MessageHead& out) noexcept {
+  constexpr std::int64_t kSaturated = 0x7fffffff;
+  int count = 0;
+  for (const auto& field : out.fields) {
+    if (field.id != FieldId::max_forwards) continue;
+    if (++count > 1 || field.value.empty()) return ProxyError::bad_max_forwards;
+    std::int64_t hops = 0;
+    for (char c : field.value) {
+      if (c < '0' || c > '9') return ProxyError::bad_max_forwards;
+      hops = std::min(kSaturated, hops * 10 + (c - '0'));
+    }
+    out.max_forwards = hops;
+  }
   return ProxyError::none;
 }
 
@@ -388,6 +408,8 @@ ParseStatus HeadParser::parse_request(std::string_view buf, const HeadLimits& li
     if (!iequals(expect->value, "100-continue")) return fail(ProxyError::expectation_failed);
     out.expect_continue = true;
   }
+  if (out.method_id == Method::options || out.method_id == Method::trace)
+    if (ProxyError e = read_max_forwards(out); e != ProxyError::none) return fail(e);
   return ParseStatus::complete;
 }
 

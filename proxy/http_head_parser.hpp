@@ -32,6 +32,7 @@ enum class FieldId : std::uint8_t {
   x_forwarded_proto,
   x_forwarded_host,
   user_agent,
+  max_forwards,
   // Trace context (W3C, B3): read when tracing is on and then replaced toward the upstream.
   traceparent,
   tracestate,
@@ -85,6 +86,8 @@ struct MessageHead {
   bool connection_upgrade = false;
   bool expect_continue = false;
   bool has_trailer_field = false;
+  // OPTIONS and TRACE only (RFC 9110 7.6.2): the hops left, -1 when the request carries no Max-Forwards.
+  std::int64_t max_forwards = -1;
 
   // Back to a fresh head, keeping the field storage (and its capacity) for reuse.
   void reset() noexcept {

@@ -42,6 +42,7 @@ constexpr std::array kRows{
     Row{ProxyError::bad_chunk, {400, "bad_request", "bad request: malformed chunked body\n"}},
     Row{ProxyError::body_too_large, {413, "body_too_large", "request body too large\n"}},
     Row{ProxyError::expectation_failed, {417, "bad_request", "expectation not supported\n"}},
+    Row{ProxyError::bad_max_forwards, {400, "bad_request", "bad request: invalid Max-Forwards\n"}},
     Row{ProxyError::method_not_supported, {405, "method_not_allowed", "method not supported by this proxy\n"}},
     Row{ProxyError::no_route, {404, "no_route", "no route for this request\n"}},
     Row{ProxyError::client_header_timeout, {408, "client_timeout", "request header timeout\n"}},

@@ -33,6 +33,7 @@ enum class ProxyError : std::uint8_t {
   bad_chunk,
   body_too_large,
   expectation_failed,
+  bad_max_forwards,      // OPTIONS/TRACE with a Max-Forwards that is not one number
   method_not_supported,  // CONNECT
   no_route,
   // Client side: timing and disconnects.

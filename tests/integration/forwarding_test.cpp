@@ -315,6 +315,47 @@ TEST(ForwardingTest, UnmatchedPathIsRejectedWith404WhenConfigured) {
   EXPECT_EQ(matched.body, "ABC");
 }
 
+TEST(ForwardingTest, OptionsAndTraceWithNoHopsLeftAreAnsweredByTheProxy) {
+  // RFC 9110 7.6.2: Max-Forwards 0 makes apimeter the final recipient; the upstream never sees the request.
+  RawListener upstream;
+  Apimeter proxy = start_apimeter({"--upstream", "127.0.0.1:" + std::to_string(upstream.port())});
+  RawConnection client = RawConnection::connect(proxy.port);
+  ASSERT_TRUE(client.send("OPTIONS * HTTP/1.1\r\nHost: shop\r\nMax-Forwards: 0\r\n\r\n"));
+  HttpResponse options = read_final_response(client, kIo);
+  EXPECT_EQ(options.status, 200) << options.error;
+  EXPECT_EQ(options.header("allow"), "GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH");
+  EXPECT_EQ(options.header("content-length"), "0");
+  // Same connection: the answer kept it alive, and TRACE echoes the request without its credentials.
+  ASSERT_TRUE(client.send("TRACE /orders HTTP/1.1\r\nHost: shop\r\nMax-Forwards: 0\r\nCookie: session=secret\r\n"
+                          "Authorization: Bearer secret\r\nX-Probe: 1\r\n\r\n"));
+  HttpResponse trace = read_final_response(client, kIo);
+  EXPECT_EQ(trace.status, 200) << trace.error;
+  EXPECT_EQ(trace.header("content-type"), "message/http");
+  EXPECT_EQ(trace.body, "TRACE /orders HTTP/1.1\r\nHost: shop\r\nMax-Forwards: 0\r\nX-Probe: 1\r\n\r\n");
+  EXPECT_EQ(trace.body.find("secret"), std::string::npos) << trace.body;
+  EXPECT_FALSE(upstream.accept(300ms).has_value()) << "a request with no hops left reached the upstream";
+}
+
+TEST(ForwardingTest, OptionsWithHopsLeftIsForwardedWithOneHopLess) {
+  Stack stack = start_stack();
+  HttpResponse response = round_trip(stack.port(), "OPTIONS /headers HTTP/1.1\r\nHost: shop\r\nMax-Forwards: 5\r\n\r\n");
+  ASSERT_EQ(response.status, 200) << response.error;
+  EXPECT_EQ(echoed_header(response.body, "Max-Forwards"), "4") << response.body;
+  HttpResponse get = round_trip(stack.port(), get_request("/headers", "Max-Forwards: 0\r\n"));
+  ASSERT_EQ(get.status, 200) << get.error;
+  EXPECT_EQ(echoed_header(get.body, "Max-Forwards"), "0") << "only OPTIONS and TRACE count hops: " << get.body;
+}
+
+TEST(ForwardingTest, TraceWithAnAmbiguousMaxForwardsGets400) {
+  RawListener upstream;
+  Apimeter proxy = start_apimeter({"--upstream", "127.0.0.1:" + std::to_string(upstream.port())});
+  HttpResponse response =
+      round_trip(proxy.port, "TRACE / HTTP/1.1\r\nHost: shop\r\nMax-Forwards: 1\r\nMax-Forwards: 0\r\n\r\n");
+  EXPECT_EQ(response.status, 400) << response.error;
+  EXPECT_EQ(response.body, "bad request: invalid Max-Forwards\n");
+  EXPECT_FALSE(upstream.accept(300ms).has_value());
+}
+
 TEST(ForwardingTest, CurlGetsTheUpstreamResponseThroughTheProxy) {
   Stack stack = start_stack();
   RunResult curl = run_to_completion(

@@ -171,5 +171,39 @@ TEST(HeaderRewriter, TraceHeadersPassUntouchedWithTracingOff) {
   EXPECT_NE(head.find("b3: 1\r\n"), std::string::npos) << head;
 }
 
+TEST(HeaderRewriter, MaxForwardsOnOptionsAndTraceLosesOneHop) {
+  EXPECT_NE(upstream_head("OPTIONS /a HTTP/1.1\r\nHost: a\r\nMax-Forwards: 3\r\n\r\n").find("Max-Forwards: 2\r\n"),
+            std::string::npos);
+  const std::string trace = upstream_head("TRACE /a HTTP/1.1\r\nHost: a\r\nMax-Forwards: 1\r\n\r\n");
+  EXPECT_NE(trace.find("Max-Forwards: 0\r\n"), std::string::npos) << trace;
+  EXPECT_EQ(trace.find("Max-Forwards: 1"), std::string::npos) << trace;
+  // Other methods carry it unchanged.
+  EXPECT_NE(upstream_head("GET /a HTTP/1.1\r\nHost: a\r\nMax-Forwards: 3\r\n\r\n").find("Max-Forwards: 3\r\n"),
+            std::string::npos);
+}
+
+std::string final_recipient_reply(std::string_view text, bool keep_alive = true) {
+  static char buffer[8192];
+  HeadWriter writer(buffer, sizeof buffer);
+  write_final_recipient_reply(request(text), keep_alive, writer);
+  EXPECT_FALSE(writer.overflowed());
+  return std::string(writer.view());
+}
+
+TEST(HeaderRewriter, OptionsAtZeroHopsIsAnsweredWithAllow) {
+  EXPECT_EQ(final_recipient_reply("OPTIONS * HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\n\r\n", false),
+            "HTTP/1.1 200 OK\r\nAllow: GET, HEAD, POST, PUT, DELETE, OPTIONS, TRACE, PATCH\r\nContent-Length: 0\r\n"
+            "Connection: close\r\n\r\n");
+}
+
+TEST(HeaderRewriter, TraceAtZeroHopsEchoesTheRequestWithoutCredentials) {
+  const std::string reply = final_recipient_reply(
+      "TRACE /x?y HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\nCookie: s=1\r\nAuthorization: Basic eA==\r\n"
+      "Proxy-Authorization: Basic eQ==\r\nX-Debug: on\r\n\r\n");
+  const std::string echo = "TRACE /x?y HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\nX-Debug: on\r\n\r\n";
+  EXPECT_EQ(reply, "HTTP/1.1 200 OK\r\nContent-Type: message/http\r\nContent-Length: " + std::to_string(echo.size()) +
+                       "\r\n\r\n" + echo);
+}
+
 }  // namespace
 }  // namespace apimeter

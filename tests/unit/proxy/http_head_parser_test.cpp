@@ -240,6 +240,32 @@ TEST(HttpHeadParser, MalformedResponsesAreRefused) {
 }
 
 
+TEST(HttpHeadParser, MaxForwardsIsReadForOptionsAndTraceOnly) {
+  Parsed options = parse_request("OPTIONS * HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\n\r\n");
+  ASSERT_EQ(options.status, ParseStatus::complete);
+  EXPECT_EQ(options.head.max_forwards, 0);
+  Parsed trace = parse_request("TRACE / HTTP/1.1\r\nHost: a\r\nmax-forwards: 12\r\n\r\n");
+  ASSERT_EQ(trace.status, ParseStatus::complete);
+  EXPECT_EQ(trace.head.max_forwards, 12);
+  Parsed absent = parse_request("OPTIONS / HTTP/1.1\r\nHost: a\r\n\r\n");
+  EXPECT_EQ(absent.head.max_forwards, -1);
+  // Other methods may ignore the field (RFC 9110 7.6.2): it passes as any other field, even malformed.
+  Parsed get = parse_request("GET / HTTP/1.1\r\nHost: a\r\nMax-Forwards: x\r\n\r\n");
+  ASSERT_EQ(get.status, ParseStatus::complete);
+  EXPECT_EQ(get.head.max_forwards, -1);
+  Parsed huge = parse_request("TRACE / HTTP/1.1\r\nHost: a\r\nMax-Forwards: 99999999999999999999999\r\n\r\n");
+  ASSERT_EQ(huge.status, ParseStatus::complete);
+  EXPECT_EQ(huge.head.max_forwards, 0x7fffffff);
+}
+
+TEST(HttpHeadParser, AmbiguousMaxForwardsOnOptionsOrTraceIsRefused) {
+  for (std::string_view field : {"Max-Forwards: \r\n", "Max-Forwards: -1\r\n", "Max-Forwards: 1 2\r\n",
+                                 "Max-Forwards: 0x1\r\n", "Max-Forwards: 1\r\nMax-Forwards: 0\r\n"}) {
+    std::string text = "OPTIONS / HTTP/1.1\r\nHost: a\r\n" + std::string(field) + "\r\n";
+    EXPECT_EQ(request_error(text), ProxyError::bad_max_forwards) << text;
+  }
+}
+
 TEST(HeadParserFields, H2cOffersAreRecognisedInAnyPositionAndCase) {
   EXPECT_TRUE(offers_h2c("h2c"));
   EXPECT_TRUE(offers_h2c("websocket, H2C"));
