@@ -52,26 +52,41 @@ struct RequestRecord {
   int upstream_status = 0;        // status of the upstream's final response head; 0 if none arrived
   TraceContext trace;
 
+  // The durations every sink uses (metrics, span, log), so that they agree; each is named for what it spans.
+  struct Interval {
+    Clock::time_point start, end;  // both unset when the interval did not happen
+    bool happened() const noexcept { return start != Clock::time_point{}; }
+    Clock::duration length() const noexcept { return happened() && end > start ? end - start : Clock::duration::zero(); }
+  };
+  // The whole exchange: first byte of the request head to the last byte sent to the client.
   Clock::duration total() const { return done - head_started; }
+  // The upstream leg (CLIENT span, http_client_request_duration_seconds, the proxy overhead, the log's upstream
+  // duration): from the first attempt to take or open an upstream connection, so connecting and a retried stale
+  // connection count, to the upstream response fully read, or to the end of the exchange when it never was.
+  Interval upstream_leg() const noexcept {
+    const Clock::time_point start = upstream_started != Clock::time_point{} ? upstream_started : upstream_connected;
+    if (start == Clock::time_point{}) return {};
+    return {start, upstream_done != Clock::time_point{} ? upstream_done : done};
+  }
+  // The upstream response was read to its end (only those are observed as client request durations).
+  bool upstream_completed() const noexcept { return upstream_leg().happened() && upstream_done != Clock::time_point{}; }
+  Clock::duration upstream_time() const noexcept { return upstream_leg().length(); }
+  // Connection taken (pooled or connected) to the first byte of the upstream response head; did not happen
+  // unless both did.
+  Interval time_to_first_byte() const noexcept {
+    if (upstream_connected == Clock::time_point{} || upstream_first_byte == Clock::time_point{}) return {};
+    return {upstream_connected, upstream_first_byte};
+  }
   // Whole nanoseconds of a duration derived above; negative (a time point missing) counts as 0.
   static std::uint64_t nanoseconds(Clock::duration d) noexcept {
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
     return ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
-  }
-  Clock::duration upstream_time() const {
-    return upstream_connected == Clock::time_point{} || upstream_done == Clock::time_point{}
-               ? Clock::duration::zero()
-               : upstream_done - upstream_connected;
   }
   // Unix nanoseconds of a time point of this exchange (spans); 0 for one that did not happen.
   std::uint64_t unix_nanos(Clock::time_point at) const {
     if (at == Clock::time_point{} || head_started == Clock::time_point{}) return 0;
     const auto wall = wall_start + std::chrono::duration_cast<std::chrono::system_clock::duration>(at - head_started);
     return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(wall.time_since_epoch()).count());
-  }
-  Clock::duration time_to_first_byte() const {
-    return upstream_first_byte == Clock::time_point{} ? Clock::duration::zero()
-                                                      : upstream_first_byte - upstream_connected;
   }
 };
 

@@ -17,6 +17,13 @@ namespace apimeter::metrics {
 
 inline constexpr std::uint32_t kOtherRouteId = UINT32_MAX;
 
+// The route an exchange is charged to: its id in the route table and its http_route label (empty for
+// "_other", which has no template to show in a log line or span).
+struct ResolvedRoute {
+  std::uint32_t id = kOtherRouteId;
+  std::string_view label;
+};
+
 class RouteTable {
  public:
   // Configured labels by route index; learned templates are kept (renumbered after the configured ones).

@@ -207,10 +207,15 @@ RouteSeries* WorkerMetrics::route_series(std::uint32_t route) noexcept {
   }
 }
 
-std::string_view WorkerMetrics::record(const RequestRecord& r, std::span<const std::string_view> extra_label_values) noexcept {
+ResolvedRoute WorkerMetrics::resolve_route(const RequestRecord& record) noexcept {
+  const std::uint32_t id = routes_.resolve(record);
+  return {id, id == kOtherRouteId ? std::string_view{} : routes_.label(id)};
+}
+
+void WorkerMetrics::record(const RequestRecord& r, ResolvedRoute route, std::span<const std::string_view> extra_label_values) noexcept {
   RequestKey key;
   key.method = classify_method(r.method);
-  key.route = routes_.resolve(r);
+  key.route = route.id;
   key.status = r.status >= 100 && r.status <= 999 ? static_cast<std::uint16_t>(r.status) : 0;
   key.error = error_index(r.error_type);
   for (std::size_t i = 0; i < extra_labels_.size() && i < extra_label_values.size(); ++i)
@@ -227,14 +232,14 @@ std::string_view WorkerMetrics::record(const RequestRecord& r, std::span<const s
       s->duration_exemplars.record(s->duration.layout()->bounds(), {r.trace.trace_id, r.trace.server_span_id, static_cast<double>(total) / 1e9, now});
   }
   if (RouteSeries* s = route_series(key.route)) {
-    const bool upstream_done = happened(r.upstream_connected) && happened(r.upstream_done);
-    const std::uint64_t upstream = upstream_done ? RequestRecord::nanoseconds(r.upstream_time()) : 0;
-    if (upstream_done) {
+    const std::uint64_t upstream = RequestRecord::nanoseconds(r.upstream_time());
+    if (r.upstream_completed()) {
       s->upstream_duration.observe(upstream);
       if (exemplar)
         s->upstream_exemplars.record(s->upstream_duration.layout()->bounds(), {r.trace.trace_id, r.trace.client_span_id, static_cast<double>(upstream) / 1e9, now});
     }
-    if (happened(r.upstream_connected) && happened(r.upstream_first_byte)) s->time_to_first_byte.observe(RequestRecord::nanoseconds(r.time_to_first_byte()));
+    if (const RequestRecord::Interval ttfb = r.time_to_first_byte(); ttfb.happened())
+      s->time_to_first_byte.observe(RequestRecord::nanoseconds(ttfb.length()));
     s->overhead.observe(total > upstream ? total - upstream : 0);
     s->request_body.observe(r.request_body_bytes);
     s->response_body.observe(r.response_body_bytes);
@@ -251,7 +256,6 @@ std::string_view WorkerMetrics::record(const RequestRecord& r, std::span<const s
       if (happened(r.done)) recent_users_.add_hash(h, r.done);
     }
   }
-  return key.route == kOtherRouteId ? std::string_view{} : routes_.label(key.route);
 }
 
 void WorkerMetrics::upstream_connect_error(std::string_view type) noexcept {

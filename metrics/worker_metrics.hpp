@@ -37,11 +37,22 @@ class WorkerMetrics {
   // handed to the scrape to free. Allocates (reload time only).
   void apply(std::shared_ptr<const MetricsSettings> settings);
 
-  // Worker thread, the complete step: charges every request family from the record. `extra_label_values`
-  // are the raw values of the configured extra labels (extract_extra_labels()), in configuration order.
-  // Returns the http_route label it charged (empty for "_other"), valid until the next call; a record whose
-  // spans are exported (record.trace.exported) also leaves exemplars on the duration histograms.
-  std::string_view record(const RequestRecord& record, std::span<const std::string_view> extra_label_values = {}) noexcept;
+  // Worker thread, "finish the record" (before any sink reads it): the route an exchange is charged to —
+  // its configured route, else the learned template of its path (learning it within the cap), else
+  // "_other" (label empty). The label stays valid until the next apply().
+  ResolvedRoute resolve_route(const RequestRecord& record) noexcept;
+
+  // Worker thread, the complete step: charges every request family from the finished record to `route`.
+  // `extra_label_values` are the raw values of the configured extra labels (extract_extra_labels()), in
+  // configuration order; a record whose spans are exported (record.trace.exported) also leaves exemplars on
+  // the duration histograms.
+  void record(const RequestRecord& record, ResolvedRoute route, std::span<const std::string_view> extra_label_values = {}) noexcept;
+  // Both steps at once, for a record nothing else reads; returns the label charged (empty for "_other").
+  std::string_view record(const RequestRecord& record, std::span<const std::string_view> extra_label_values = {}) noexcept {
+    const ResolvedRoute route = resolve_route(record);
+    this->record(record, route, extra_label_values);
+    return route.label;
+  }
 
   // Worker thread: gauges and counters outside the record.
   void request_started() noexcept { add(active_requests_, 1); }

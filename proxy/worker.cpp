@@ -189,21 +189,30 @@ void Worker::apply_snapshot(SnapshotPtr snapshot) {
   metrics_.apply(snapshot_->metrics);
 }
 
-void Worker::complete(RequestRecord& record, const metrics::ExtraLabelValues& extra_labels) noexcept {
+metrics::ResolvedRoute Worker::finish_record(RequestRecord& record) noexcept {
+  metrics::ResolvedRoute route;
+  if (metrics_enabled()) {
+    route = metrics_.resolve_route(record);
+    record.route_label = route.label;
+  }
   const tracing::TracingSettings& tracing = snapshot_->tracing;
   if (tracing.enabled) {
     if (!record.trace.active) tracer_.begin(tracing, {}, record.trace);
-    // Decided before the metrics so that exported requests leave exemplars pointing at real traces.
     record.trace.exported = tracer_.decide_export(tracing, record);
   }
-  // The metrics resolve the http_route of unmatched paths (learned templates); the log and span show it.
-  if (metrics_enabled()) record.route_label = metrics_.record(record, extra_labels);
-  log_.write(record);
-  if (!record.trace.exported) return;
+  return route;
+}
+
+void Worker::complete(RequestRecord& record, const metrics::ExtraLabelValues& extra_labels) noexcept {
+  const metrics::ResolvedRoute route = finish_record(record);
+  const RequestRecord& finished = record;
+  if (metrics_enabled()) metrics_.record(finished, route, extra_labels);
+  log_.write(finished);
+  if (!finished.trace.exported) return;
   // user.id as the metrics export it: raw, or hashed when hash_user_ids is on.
   char hashed[metrics::kExportedUserIdBytes];
-  const std::string_view user = metrics::exported_user_id(record.user, *snapshot_->metrics, hashed);
-  tracer_.submit(tracing, record, {record.route_label, user});
+  const std::string_view user = metrics::exported_user_id(finished.user, *snapshot_->metrics, hashed);
+  tracer_.submit(snapshot_->tracing, finished, {finished.route_label, user});
 }
 
 }  // namespace apimeter

@@ -63,8 +63,8 @@ class Worker {
   std::size_t next_round_robin() noexcept { return round_robin_++; }
   void request_started() noexcept { metrics_.request_started(); }
   void request_finished() noexcept { metrics_.request_finished(); }
-  // The one place an exchange is accounted for: export decision, access log, metrics, spans. It sets
-  // record.trace (a request refused before its head was read starts its trace here).
+  // The one place an exchange is accounted for: finish_record(), then the sinks (metrics, access log,
+  // spans), which only read the finished record.
   void complete(RequestRecord& record, const metrics::ExtraLabelValues& extra_labels) noexcept;
   tracing::WorkerTracer& tracer() noexcept { return tracer_; }
   std::uint16_t listen_port() const noexcept { return listen_port_; }
@@ -88,6 +88,10 @@ class Worker {
   // when every connection has a request in flight (accepting then pauses).
   bool reclaim_idle_connection(const DownstreamConnection& admitted) noexcept;
   void do_tick();
+  // The last writes to a record before its sinks read it: the route it is charged to (its label is what
+  // the log and span show), its trace (a request refused before its head was read starts one here) and
+  // the export decision, taken before the metrics so that exemplars point at traces that exist.
+  metrics::ResolvedRoute finish_record(RequestRecord& record) noexcept;
   void apply_snapshot(SnapshotPtr snapshot);
   static void bump(std::atomic<std::size_t>& counter, int delta) noexcept {
     counter.store(counter.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);

@@ -180,11 +180,10 @@ void encode_client_span(ProtoWriter& w, const RequestRecord& r, const TracingSet
   const HttpMethod method = classify_method(r.method);
   w.string(kName, method == HttpMethod::other ? std::string_view("HTTP") : method_label(method));
   w.varint(kKind, kClient);
-  const Clock::time_point started = r.upstream_started != Clock::time_point{} ? r.upstream_started : r.upstream_connected;
-  const Clock::time_point ended = r.upstream_done != Clock::time_point{} ? r.upstream_done : r.done;
-  const std::uint64_t start = r.unix_nanos(started);
+  const RequestRecord::Interval leg = r.upstream_leg();
+  const std::uint64_t start = r.unix_nanos(leg.start);
   w.fixed64(kStart, start);
-  w.fixed64(kEnd, std::max(start, r.unix_nanos(ended)));
+  w.fixed64(kEnd, std::max(start, r.unix_nanos(leg.end)));
 
   attribute(w, "http.request.method", method_label(method));
   if (method == HttpMethod::other && !r.method.empty()) attribute(w, "http.request.method_original", r.method, 64);
@@ -253,7 +252,7 @@ std::size_t encode_spans(const RequestRecord& r, const TracingSettings& settings
   span_count = 0;
   if (!framed(out, capacity, used, [&](ProtoWriter& w) { encode_server_span(w, r, settings, inputs); })) return 0;
   span_count = 1;
-  const bool reached_upstream = r.upstream_started != Clock::time_point{} || r.upstream_connected != Clock::time_point{};
+  const bool reached_upstream = r.upstream_leg().happened();
   if (reached_upstream && !r.upstream_address.empty()) {
     if (!framed(out, capacity, used, [&](ProtoWriter& w) { encode_client_span(w, r, settings); })) {
       span_count = 0;

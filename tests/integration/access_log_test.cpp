@@ -88,6 +88,17 @@ TEST(AccessLogTest, EventDurationCoversTheUpstreamDelay) {
   EXPECT_GE(number(*line, "apimeter.upstream.duration"), 300'000'000u) << *line;
 }
 
+TEST(AccessLogTest, AnUpstreamTimeoutIsUpstreamTimeNotApimeterTime) {
+  // The upstream leg ends with the exchange when the upstream never answered: the wait shows as upstream
+  // duration, the same leg the CLIENT span and the overhead metric use.
+  Stack stack = start_stack({"--upstream-response-timeout", "300ms"});
+  ASSERT_EQ(round_trip(stack.port(), get_request("/delay/3000")).status, 504);
+  auto line = stack.proxy.proc().wait_for_stdout(json_field_is("url.path", "/delay/3000"), kIo);
+  ASSERT_TRUE(line.has_value());
+  EXPECT_GE(number(*line, "apimeter.upstream.duration"), 300'000'000u) << *line;
+  EXPECT_LE(number(*line, "apimeter.upstream.duration"), number(*line, "event.duration")) << *line;
+}
+
 TEST(AccessLogTest, ConfiguredRouteTemplateIsTheRouteLabel) {
   std::string config = write_temp_file("routes.yaml",
                                        "routes:\n"

@@ -157,6 +157,21 @@ TEST_F(Registry, LatencyIsBrokenDownIntoUpstreamTimeToFirstByteAndOverhead) {
   EXPECT_NEAR(find_series(fams, "apimeter_proxy_overhead_seconds", {{"http_route", "/api/orders/{id}"}})->histogram.sample_sum, 0.002, 1e-12);
 }
 
+TEST_F(Registry, TheUpstreamLegIncludesConnectingAndAnUnfinishedUpstreamIsNotOverhead) {
+  make(1);
+  // Connecting took 2 ms: the upstream's time, not apimeter's.
+  w().record(Exchange("GET", "/api/search").route(1, "/api/search").took(10ms).upstream(3ms, 6ms, 9ms).upstream_attempted(1ms));
+  // The upstream timed out after 500 ms: no client request duration, and the wait is not overhead either.
+  w().record(Exchange("GET", "/api/orders/1", 504).route(0, "/api/orders/{id}").error("upstream_timeout").took(501ms).upstream_unfinished());
+  auto fams = collect();
+  EXPECT_NEAR(find_series(fams, "http_client_request_duration_seconds", {{"http_route", "/api/search"}})->histogram.sample_sum, 0.008, 1e-12);
+  EXPECT_NEAR(find_series(fams, "apimeter_upstream_time_to_first_byte_seconds", {{"http_route", "/api/search"}})->histogram.sample_sum, 0.003, 1e-12);
+  EXPECT_NEAR(find_series(fams, "apimeter_proxy_overhead_seconds", {{"http_route", "/api/search"}})->histogram.sample_sum, 0.002, 1e-12);
+  EXPECT_EQ(find_series(fams, "http_client_request_duration_seconds", {{"http_route", "/api/orders/{id}"}}), nullptr);
+  EXPECT_EQ(find_series(fams, "apimeter_upstream_time_to_first_byte_seconds", {{"http_route", "/api/orders/{id}"}}), nullptr);
+  EXPECT_NEAR(find_series(fams, "apimeter_proxy_overhead_seconds", {{"http_route", "/api/orders/{id}"}})->histogram.sample_sum, 0.001, 1e-12);
+}
+
 TEST_F(Registry, MergesTheShardsOfAllWorkers) {
   make(3);
   for (unsigned i = 0; i < 3; ++i) {

@@ -43,7 +43,7 @@ class Exchange {
     r_.status = status;
     r_.head_started = start;
     r_.head_read = start + 100us;
-    r_.upstream_connected = start + 1ms;
+    r_.upstream_started = r_.upstream_connected = start + 1ms;
     r_.upstream_first_byte = start + 6ms;
     r_.upstream_done = start + 9ms;
     r_.done = start + 10ms;
@@ -63,13 +63,23 @@ class Exchange {
   }
   // Upstream timeline relative to the request start.
   Exchange& upstream(Clock::duration connected, Clock::duration first_byte, Clock::duration done) {
-    r_.upstream_connected = r_.head_started + connected;
+    r_.upstream_started = r_.upstream_connected = r_.head_started + connected;
     r_.upstream_first_byte = r_.head_started + first_byte;
     r_.upstream_done = r_.head_started + done;
     return *this;
   }
+  // The first attempt to take or open the upstream connection, when it came before the connection.
+  Exchange& upstream_attempted(Clock::duration at) {
+    r_.upstream_started = r_.head_started + at;
+    return *this;
+  }
+  // The upstream was reached but its response never arrived (a timeout, a reset).
+  Exchange& upstream_unfinished() {
+    r_.upstream_first_byte = r_.upstream_done = Clock::time_point{};
+    return *this;
+  }
   Exchange& no_upstream() {
-    r_.upstream_connected = r_.upstream_first_byte = r_.upstream_done = Clock::time_point{};
+    r_.upstream_started = r_.upstream_connected = r_.upstream_first_byte = r_.upstream_done = Clock::time_point{};
     return *this;
   }
   Exchange& bytes(std::uint64_t received, std::uint64_t sent, std::uint64_t request_body, std::uint64_t response_body) {
@@ -89,7 +99,7 @@ class Exchange {
   }
   Exchange& at(Clock::time_point start) {
     const auto shift = start - r_.head_started;
-    for (auto* t : {&r_.head_started, &r_.head_read, &r_.upstream_connected, &r_.upstream_first_byte, &r_.upstream_done, &r_.done})
+    for (auto* t : {&r_.head_started, &r_.head_read, &r_.upstream_started, &r_.upstream_connected, &r_.upstream_first_byte, &r_.upstream_done, &r_.done})
       if (*t != Clock::time_point{}) *t += shift;
     return *this;
   }
