@@ -10,7 +10,7 @@
 #include <ctime>
 #include <stdexcept>
 
-#include "proxy/header_rewriter.hpp"
+#include "proxy/http1/header_rewriter.hpp"
 #include "proxy/json_escape.hpp"
 #include "tracing/trace_propagation.hpp"
 

@@ -14,7 +14,7 @@
 
 #include "common/request_record.hpp"
 #include "common/spsc_byte_ring.hpp"
-#include "proxy/config.hpp"
+#include "control/config.hpp"
 
 namespace apimeter {
 

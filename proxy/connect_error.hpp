@@ -4,7 +4,7 @@
 
 #include <string_view>
 
-#include "proxy/asio_types.hpp"
+#include "common/asio_types.hpp"
 
 namespace apimeter {
 

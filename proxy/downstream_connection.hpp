@@ -7,11 +7,11 @@
 #include <cstdint>
 #include <memory>
 
-#include "proxy/asio_types.hpp"
+#include "common/asio_types.hpp"
 #include "proxy/buffer_pool.hpp"
-#include "proxy/chunked_decoder.hpp"
-#include "proxy/header_rewriter.hpp"
-#include "proxy/http_head_parser.hpp"
+#include "proxy/http1/chunked_decoder.hpp"
+#include "proxy/http1/header_rewriter.hpp"
+#include "proxy/http1/http_head_parser.hpp"
 #include "common/request_record.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/upstream_pool.hpp"

@@ -4,10 +4,10 @@
 #include <cstdio>
 #include <exception>
 
-#include "proxy/cli.hpp"
-#include "proxy/config_loader.hpp"
+#include "control/cli.hpp"
+#include "control/config_loader.hpp"
 #include "proxy/event_log.hpp"
-#include "proxy/healthcheck.hpp"
+#include "control/healthcheck.hpp"
 #include "top/top_command.hpp"
 #include "proxy/server.hpp"
 

@@ -10,8 +10,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "proxy/config.hpp"
-#include "proxy/route_template.hpp"
+#include "control/config.hpp"
+#include "control/route_template.hpp"
 
 namespace apimeter {
 

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "proxy/access_log.hpp"
-#include "proxy/admin_server.hpp"
-#include "proxy/asio_types.hpp"
-#include "proxy/cli.hpp"
+#include "control/admin_server.hpp"
+#include "common/asio_types.hpp"
+#include "control/cli.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/worker.hpp"
 #include "metrics/metrics_registry.hpp"

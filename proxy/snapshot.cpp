@@ -5,7 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <unistd.h>
 
-#include "proxy/options.hpp"
+#include "control/options.hpp"
 
 namespace apimeter {
 

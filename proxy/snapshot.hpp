@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "proxy/asio_types.hpp"
-#include "proxy/config.hpp"
-#include "proxy/http_head_parser.hpp"
+#include "common/asio_types.hpp"
+#include "control/config.hpp"
+#include "proxy/http1/http_head_parser.hpp"
 #include "proxy/router.hpp"
 #include "proxy/upstream_endpoint_stats.hpp"
 #include "metrics/metrics_settings.hpp"

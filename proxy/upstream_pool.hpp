@@ -8,8 +8,8 @@
 #include <memory>
 #include <vector>
 
-#include "proxy/asio_types.hpp"
-#include "proxy/limits.hpp"
+#include "common/asio_types.hpp"
+#include "control/limits.hpp"
 
 namespace apimeter {
 

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "proxy/access_log.hpp"
-#include "proxy/asio_types.hpp"
+#include "common/asio_types.hpp"
 #include "proxy/buffer_pool.hpp"
 #include "common/request_record.hpp"
 #include "proxy/snapshot.hpp"

@@ -16,8 +16,8 @@
 #include <ctime>
 #include <string>
 
-#include "proxy/admin_client.hpp"
-#include "proxy/options.hpp"
+#include "control/admin_client.hpp"
+#include "control/options.hpp"
 #include "top/stats_document.hpp"
 #include "top/top_view.hpp"
 

@@ -3,8 +3,8 @@
 // the /stats document. A client of the admin listener only; it never runs in the proxy.
 #pragma once
 
-#include "proxy/config.hpp"
-#include "proxy/limits.hpp"
+#include "control/config.hpp"
+#include "control/limits.hpp"
 #include "top/sort_key.hpp"
 
 namespace apimeter::top {

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "proxy/chunked_decoder.hpp"
+#include "proxy/http1/chunked_decoder.hpp"
 
 using namespace apimeter;
 

@@ -7,9 +7,9 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "proxy/chunked_decoder.hpp"
-#include "proxy/header_rewriter.hpp"
-#include "proxy/http_head_parser.hpp"
+#include "proxy/http1/chunked_decoder.hpp"
+#include "proxy/http1/header_rewriter.hpp"
+#include "proxy/http1/http_head_parser.hpp"
 
 using namespace apimeter;
 

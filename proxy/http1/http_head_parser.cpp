@@ -1,6 +1,6 @@
 // Strict HTTP/1.1 head parsing. Two passes over a head: scan() finds its end while refusing bare CR/LF
 // and obs-fold as bytes arrive; then the complete head is tokenised once and its framing decided.
-#include "proxy/http_head_parser.hpp"
+#include "proxy/http1/http_head_parser.hpp"
 
 #include <algorithm>
 #include <array>

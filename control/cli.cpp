@@ -1,7 +1,7 @@
 // Command-line and environment parsing, --help, and the effective-config pipeline. Everything about a
 // setting comes from the options table; this file only knows commands and the flag syntax.
 // It never prints, exits or reads files itself (load_config_file does).
-#include "proxy/cli.hpp"
+#include "control/cli.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,5 +1,5 @@
-// Concrete Asio types for the data plane. Every worker runs one single-threaded io_context, so sockets and
-// timers name its executor type directly instead of the type-erased any_io_executor.
+// Concrete Asio types for the data plane and the admin listener. Every worker runs one single-threaded
+// io_context, so sockets and timers name its executor type directly instead of the type-erased any_io_executor.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74 awaitable.hpp uses std::exchange without it

@@ -1,7 +1,7 @@
 // The admin client: resolve, connect, GET, read, under one deadline. It runs the operations asynchronously
 // on a private io_context because Beast's stream deadlines only bound async operations; to its caller it is
 // a plain blocking call. Never used on the data plane.
-#include "proxy/admin_client.hpp"
+#include "control/admin_client.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,7 +10,7 @@
 
 #include <optional>
 
-#include "proxy/options.hpp"
+#include "control/options.hpp"
 
 namespace apimeter {
 namespace {

@@ -6,8 +6,8 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/config.hpp"
-#include "proxy/limits.hpp"
+#include "control/config.hpp"
+#include "control/limits.hpp"
 
 namespace apimeter {
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/limits.hpp"
+#include "control/limits.hpp"
 #include "tracing/sampler.hpp"
 #include "tracing/tracing_settings.hpp"
 
@@ -86,7 +86,7 @@ enum class IdentitySource { none, header, jwt_claim, api_key, cookie, client_add
 struct UserIdentityConfig {
   IdentitySource source = IdentitySource::none;
   // The header (header, api_key), claim (jwt_claim) or cookie (cookie) name; empty = the source's default
-  // from proxy/limits.hpp (a cookie has none). Unused by none and client_address.
+  // from control/limits.hpp (a cookie has none). Unused by none and client_address.
   std::string name;
 
   // `name`, or the source's default when it is empty; empty when the source takes no name.

@@ -1,6 +1,6 @@
 // Small helpers of the plain config data in config.hpp. No parsing and no validation here: values are
 // parsed by options.cpp and checked by config_loader.cpp.
-#include "proxy/config.hpp"
+#include "control/config.hpp"
 
 namespace apimeter {
 

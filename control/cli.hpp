@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "proxy/config.hpp"
-#include "proxy/config_loader.hpp"
-#include "proxy/options.hpp"
+#include "control/config.hpp"
+#include "control/config_loader.hpp"
+#include "control/options.hpp"
 #include "top/sort_key.hpp"
 
 namespace apimeter {

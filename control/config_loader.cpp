@@ -1,7 +1,7 @@
 // YAML -> Config through the settings table, and the whole-config checks. Reports every problem it finds
 // as a positioned Diagnostic and keeps going; exceptions from yaml-cpp are caught here and never leave.
 // Knows the YAML layout; knows nothing of flags or the environment (cli.cpp) or of runtime state.
-#include "proxy/config_loader.hpp"
+#include "control/config_loader.hpp"
 
 #include <yaml-cpp/yaml.h>
 
@@ -13,8 +13,8 @@
 #include <optional>
 #include <sstream>
 
-#include "proxy/options.hpp"
-#include "proxy/route_template.hpp"
+#include "control/options.hpp"
+#include "control/route_template.hpp"
 
 namespace apimeter {
 namespace {

@@ -1,8 +1,8 @@
 // The settings table and the value parsers behind it. Adding a setting is one row in kOptions.
 // Parsing only: never reads files or the environment, never compares one setting with another.
-#include "proxy/options.hpp"
+#include "control/options.hpp"
 
-#include "proxy/http_head_parser.hpp"
+#include "proxy/http1/http_head_parser.hpp"
 
 #include <algorithm>
 #include <array>
@@ -364,7 +364,7 @@ bool parse_increasing_list(std::string_view text, std::string_view example, Pars
 using VK = ValueKind;
 
 // Defaults are not repeated here: --help and the example config render them from a default Config, whose
-// members are initialised from proxy/limits.hpp.
+// members are initialised from control/limits.hpp.
 constexpr OptionRow kOptions[] = {
     row<VK::path, &Config::config_path>("config", "",
                                         "YAML config file, read before the environment and the flags"),

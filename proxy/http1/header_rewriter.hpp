@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "proxy/http_head_parser.hpp"
+#include "proxy/http1/http_head_parser.hpp"
 
 namespace apimeter {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/asio_types.hpp"
+#include "common/asio_types.hpp"
 
 namespace apimeter {
 

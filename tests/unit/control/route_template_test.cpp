@@ -1,5 +1,5 @@
 // Route patterns: which templates, exact paths and prefixes are accepted, and what a template matches.
-#include "proxy/route_template.hpp"
+#include "control/route_template.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Header transforms for both directions. The request side removes hop-by-hop fields, every field the
 // Connection header names and fields named like framing fields with '_' for '-', then adds Host,
 // X-Forwarded-*, Via and canonical framing in that order.
-#include "proxy/header_rewriter.hpp"
+#include "proxy/http1/header_rewriter.hpp"
 
 #include <cstring>
 

@@ -1,9 +1,9 @@
 // Byte-at-a-time transitions of the chunked parser; chunk data itself is skipped in bulk by feed().
-#include "proxy/chunked_decoder.hpp"
+#include "proxy/http1/chunked_decoder.hpp"
 
 #include <algorithm>
 
-#include "proxy/http_head_parser.hpp"
+#include "proxy/http1/http_head_parser.hpp"
 
 namespace apimeter {
 namespace {

@@ -1,5 +1,5 @@
 // Admin sessions: keep-alive, bounded head and body, a deadline on every read and write.
-#include "proxy/admin_server.hpp"
+#include "control/admin_server.hpp"
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>

@@ -1,5 +1,5 @@
 // Strict request/response head parsing: framing decisions and every request-smuggling refusal.
-#include "proxy/http_head_parser.hpp"
+#include "proxy/http1/http_head_parser.hpp"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/config.hpp"
+#include "control/config.hpp"
 
 namespace apimeter {
 

@@ -1,6 +1,6 @@
 // Parsing and matching of route patterns. Parsing runs at config load and may allocate; matches() and
 // covers() must stay allocation-free and noexcept because the router calls them per request.
-#include "proxy/route_template.hpp"
+#include "control/route_template.hpp"
 
 #include <algorithm>
 #include <cstdio>

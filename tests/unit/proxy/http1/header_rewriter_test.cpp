@@ -1,5 +1,5 @@
 // Header transforms: what the upstream and the client receive, byte for byte.
-#include "proxy/header_rewriter.hpp"
+#include "proxy/http1/header_rewriter.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,13 +1,13 @@
 // Loading YAML and validating configs: every kind of diagnostic with its position, the route checks
 // (including "can never match"), and the example files in conf/.
-#include "proxy/config_loader.hpp"
+#include "control/config_loader.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
 
-#include "proxy/options.hpp"
+#include "control/options.hpp"
 
 #ifndef APIMETER_SOURCE_DIR
 #error "tests/unit/CMakeLists.txt defines APIMETER_SOURCE_DIR"

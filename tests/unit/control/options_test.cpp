@@ -1,6 +1,6 @@
 // The settings table and its value parsers: every kind's good and bad spellings, and the table's own
 // invariants (unique names, one level of YAML nesting, render/assign round trip).
-#include "proxy/options.hpp"
+#include "control/options.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The chunked parser: where a body ends, which bytes are data, and the framings it refuses.
-#include "proxy/chunked_decoder.hpp"
+#include "proxy/http1/chunked_decoder.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,10 +1,10 @@
 // The healthcheck: one GET /readyz through the admin client; 200 is healthy, anything else is one line why.
-#include "proxy/healthcheck.hpp"
+#include "control/healthcheck.hpp"
 
 #include <cstdio>
 #include <string>
 
-#include "proxy/admin_client.hpp"
+#include "control/admin_client.hpp"
 
 namespace apimeter {
 namespace {

@@ -1,6 +1,6 @@
 // The command line and environment: commands, flag syntax, precedence file < env < flags, diagnostics
 // with suggestions, the healthcheck's own flags, and --help generated from the settings table.
-#include "proxy/cli.hpp"
+#include "control/cli.hpp"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -2,8 +2,8 @@
 // health probes, through the admin client (admin_client.hpp); it never runs in the proxy.
 #pragma once
 
-#include "proxy/config.hpp"
-#include "proxy/limits.hpp"
+#include "control/config.hpp"
+#include "control/limits.hpp"
 
 namespace apimeter {
 
