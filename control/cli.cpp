@@ -6,20 +6,12 @@
 #include <algorithm>
 #include <array>
 
-#ifndef APIMETER_VERSION
-#define APIMETER_VERSION "0.0.0-dev"
-#endif
-
 namespace apimeter {
 namespace {
 
 constexpr std::string_view kCommands[] = {"check", "healthcheck", "top"};
 constexpr std::string_view kHealthcheckFlags[] = {"admin", "timeout"};
 constexpr std::string_view kTopFlags[] = {"admin", "sort", "interval", "json"};
-
-std::string quote(std::string_view text) {
-  return "\"" + std::string(text) + "\"";
-}
 
 void report(std::vector<Diagnostic>& problems, std::string source, std::string message) {
   problems.push_back(Diagnostic{SourceLocation{std::move(source), 0, 0}, std::move(message)});

@@ -1,5 +1,5 @@
 // Small helpers of the plain config data in config.hpp. No parsing and no validation here: values are
-// parsed by options.cpp and checked by config_loader.cpp.
+// parsed by options.cpp and value_syntax.cpp, and checked by config_loader.cpp and config_validation.cpp.
 #include "control/config.hpp"
 
 namespace apimeter {
