@@ -385,8 +385,7 @@ void DownstreamConnection::on_write_request_head(const ErrorCode& ec, std::size_
   upstream_state_ = UpstreamState::awaiting_head;
   if (!request_body_done_) {
     // The body continues: the first part can no longer be replayed, so free its room for the pump.
-    consume_client(first_part_);
-    first_part_pending_ = false;
+    release_first_part();
     do_read_request_body();
   }
   do_read_response_head();
@@ -486,10 +485,7 @@ void DownstreamConnection::on_read_response_head(const ErrorCode& ec, std::size_
   if (record_.upstream_first_byte == Clock::time_point{}) {
     record_.upstream_first_byte = Clock::now();
     // A response began: the request will not be replayed, so its first body part can go.
-    if (first_part_pending_) {
-      consume_client(first_part_);
-      first_part_pending_ = false;
-    }
+    release_first_part();
   }
   upstream_in_.end += n;
   parse_response_head();
@@ -750,8 +746,7 @@ void DownstreamConnection::on_tunnel_write(bool from_client, const ErrorCode& ec
 
 void DownstreamConnection::finish_tunnel() {
   response_done_ = true;
-  complete();
-  close();
+  end_exchange(Ending::close);
 }
 
 // ---- 8-9. Complete, then the next request -----------------------------------------------------------
@@ -765,9 +760,9 @@ void DownstreamConnection::fail(ProxyError error) {
     // Bytes of a response already went out, or the client is gone: closing is the only honest signal.
     // With a declared length or chunking the client sees the cut; a client reading until close would
     // take a FIN for a complete body, so it gets a reset.
-    complete();
-    if (response_started_ && !response_done_ && client_framing_ == ClientBodyFraming::until_close) abort_connection();
-    return close();
+    const bool cut_without_framing =
+        response_started_ && !response_done_ && client_framing_ == ClientBodyFraming::until_close;
+    return end_exchange(cut_without_framing ? Ending::reset : Ending::close);
   }
   record_.status = info.status;
   prepare_local_reply();
@@ -808,23 +803,15 @@ void DownstreamConnection::send_local_reply(std::size_t head_bytes) {
 
 void DownstreamConnection::on_write_local_reply(const ErrorCode& ec, std::size_t n) {
   record_.sent_bytes += n;
-  if (ec) {
-    complete();
-    return close();
-  }
+  if (ec) return end_exchange(Ending::close);
   response_done_ = true;
-  finish();
+  end_exchange(Ending::response_done);
 }
 
 void DownstreamConnection::maybe_complete() {
   if (!response_done_ || phase_ != Phase::exchange) return;
   if (record_.upstream_done == Clock::time_point{}) record_.upstream_done = Clock::now();
-  if (request_pump_active_) {
-    // The upstream answered before the request body ended; where the next request starts is unknown.
-    keep_alive_ = false;
-    upstream_reusable_ = false;
-  }
-  finish();
+  end_exchange(Ending::response_done);
 }
 
 void DownstreamConnection::complete() {
@@ -837,25 +824,30 @@ void DownstreamConnection::complete() {
   worker_.request_finished();
 }
 
-void DownstreamConnection::finish() {
+void DownstreamConnection::end_exchange(Ending ending) {
+  // What survives the exchange is decided here and only here. A request body still arriving (the upstream
+  // answered early) leaves both sides out of step: where the next request starts is unknown.
+  const bool in_step = request_body_done_ && !request_pump_active_;
+  const bool keep_upstream = ending == Ending::response_done && upstream_reusable_ && in_step;
+  // While draining, the response said Connection: close; only once the listener is closed does a
+  // connection end right after its response, as idle ones do then.
+  const bool keep_connection =
+      ending == Ending::response_done && keep_alive_ && in_step && !worker_.stopped_accepting();
   complete();
-  release_upstream(upstream_reusable_ && request_body_done_ && !request_pump_active_);
+  release_upstream(keep_upstream);
+  if (ending == Ending::reset) abort_connection();
+  if (ending != Ending::response_done) return close_connection();
   worker_.buffers().release(head_out_);
   worker_.buffers().release(upstream_in_);
   clear_deadline(DeadlineKind::upstream);
   clear_deadline(DeadlineKind::request);
-  // While draining, the next response says Connection: close; only once the listener is closed does a
-  // connection end right after its response, as idle ones do then.
-  if (!keep_alive_ || worker_.stopped_accepting()) return linger_close();
+  if (!keep_connection) return linger_close();
   next_request();
 }
 
 void DownstreamConnection::next_request() {
   ++exchange_;
-  if (first_part_pending_) {
-    consume_client(first_part_);
-    first_part_pending_ = false;
-  }
+  release_first_part();
   if (client_in_.size() > 0) {
     // A pipelined request is already buffered.
     client_in_.compact();
@@ -891,7 +883,13 @@ void DownstreamConnection::abort_connection() noexcept {
 
 void DownstreamConnection::close() {
   if (phase_ == Phase::closed) return;
-  complete();
+  // An exchange still open (a worker stopping, a timeout) ends with the connection, and is accounted for.
+  if (in_request_) return end_exchange(Ending::close);
+  close_connection();
+}
+
+void DownstreamConnection::close_connection() {
+  if (phase_ == Phase::closed) return;
   phase_ = Phase::closed;
   ++exchange_;
   ErrorCode ignored;
@@ -915,6 +913,12 @@ void DownstreamConnection::release_upstream(bool reusable) noexcept {
   }
   upstream_.reset();
   upstream_state_ = UpstreamState::none;
+}
+
+void DownstreamConnection::release_first_part() noexcept {
+  if (!first_part_pending_) return;
+  consume_client(first_part_);
+  first_part_pending_ = false;
 }
 
 void DownstreamConnection::consume_client(std::size_t n) noexcept {

@@ -84,15 +84,27 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   void send_local_reply(std::size_t head_bytes);  // head_out_ holds a whole reply of that many bytes
   void on_write_local_reply(const ErrorCode& ec, std::size_t n);
   void maybe_complete();
+  // How an exchange ends, decided by whoever ends it; end_exchange() then does everything else once: the
+  // complete step, whether the upstream connection goes back to the pool, and whether the client
+  // connection takes the next request, lingers closed, or is closed now (FIN or RST).
+  enum class Ending : std::uint8_t {
+    response_done,  // the whole response went out: keep the connection if the exchange allows it
+    close,          // end the connection with a FIN: the client sees the cut, or is gone
+    reset,          // end it with a RST: a close-delimited body was cut, and a FIN would look like its end
+  };
+  void end_exchange(Ending ending);
   void complete();
-  void finish();
   void next_request();
   void linger_close();
   void on_linger_read(const ErrorCode& ec, std::size_t n);
-  void close();
+  void close();             // the connection ends; an exchange still open ends with it
+  void close_connection();  // the socket, timer and buffers go; the exchange is already accounted for
   void abort_connection() noexcept;  // the next close() sends RST instead of FIN
   void finish_tunnel();
   void consume_client(std::size_t n) noexcept;
+  // Body bytes that came with the head stay in client_in_ while retry() may send the request again; once
+  // it cannot (the body pump started, a response began, the exchange ended) their room is given back.
+  void release_first_part() noexcept;
   void retry();
 
   void set_deadline(DeadlineKind kind, Duration timeout) noexcept;
