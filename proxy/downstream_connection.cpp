@@ -39,8 +39,8 @@ bool peer_closed(const ErrorCode& ec) noexcept {
 
 // Completion-handler wrapper: keeps the connection alive and drops completions of an earlier exchange.
 #define APIMETER_HANDLER(method)                                                   \
-  [self = shared_from_this(), ex = exchange_](const ErrorCode& ec, std::size_t n) { \
-    if (ex != self->exchange_) return;                                             \
+  [self = shared_from_this(), ex = generation_](const ErrorCode& ec, std::size_t n) { \
+    if (ex != self->generation_) return;                                             \
     self->method(ec, n);                                                           \
   }
 
@@ -105,26 +105,22 @@ void DownstreamConnection::begin_request() {
   if (snapshot_ != worker_.snapshot()) snapshot_ = worker_.snapshot();
   phase_ = Phase::reading_head;
   upstream_state_ = UpstreamState::none;
-  record_ = RequestRecord{};
-  record_.head_started = Clock::now();
-  record_.wall_start = std::chrono::system_clock::now();
-  record_.client_address = client_address_;
-  record_.client_port = client_port_;
-  record_.listen_port = worker_.listen_port();
-  route_ = nullptr;
-  endpoint_ = nullptr;
-  endpoints_tried_ = 0;
+  exchange_ = Exchange{};
+  RequestRecord& record = exchange_.record;
+  record.head_started = Clock::now();
+  record.wall_start = std::chrono::system_clock::now();
+  record.client_address = client_address_;
+  record.client_port = client_port_;
+  record.listen_port = worker_.listen_port();
+  // The HTTP/1.1 codec's per-request state.
   request_body_done_ = true;
   request_pump_active_ = false;
   first_part_ = 0;
   first_part_pending_ = false;
-  response_started_ = response_done_ = response_broken_ = head_pending_ = dechunk_ = false;
+  response_broken_ = head_pending_ = dechunk_ = false;
   client_framing_ = ClientBodyFraming::none;
-  upstream_reusable_ = false;
   upgrade_requested_ = false;
-  keep_alive_ = true;
   tunnel_done_[0] = tunnel_done_[1] = false;
-  extra_labels_ = {};
   request_parser_.reset();
   response_parser_.reset();
   in_request_ = true;
@@ -138,7 +134,7 @@ void DownstreamConnection::parse_request_head() {
                                                      snapshot_->request_limits, request_, error);
   if (status == ParseStatus::complete) return on_request_head();
   if (status == ParseStatus::error) {
-    record_.received_bytes = client_in_.size();
+    exchange_.record.received_bytes = client_in_.size();
     return fail(error);
   }
   if (client_in_.space() == 0) client_in_.compact();
@@ -152,7 +148,7 @@ void DownstreamConnection::do_read_head() {
 
 void DownstreamConnection::on_read_head(const ErrorCode& ec, std::size_t n) {
   if (ec) {
-    record_.received_bytes = client_in_.size();
+    exchange_.record.received_bytes = client_in_.size();
     return fail(ProxyError::client_closed);
   }
   client_in_.end += n;
@@ -162,14 +158,14 @@ void DownstreamConnection::on_read_head(const ErrorCode& ec, std::size_t n) {
 // ---- 3-5. Route, then take or open an upstream connection ------------------------------------------
 
 void DownstreamConnection::on_request_head() {
-  record_.head_read = Clock::now();
-  record_.received_bytes = request_.head_bytes;
-  record_.method = request_.method;
-  record_.target = request_.target;
-  record_.path = request_.path;
-  record_.version_minor = request_.version_minor;
-  record_.host = request_.target_form == TargetForm::absolute ? request_.authority : request_.host;
-  if (const HeaderField* ua = request_.find(FieldId::user_agent)) record_.user_agent = ua->value;
+  exchange_.record.head_read = Clock::now();
+  exchange_.record.received_bytes = request_.head_bytes;
+  exchange_.record.method = request_.method;
+  exchange_.record.target = request_.target;
+  exchange_.record.path = request_.path;
+  exchange_.record.version_minor = request_.version_minor;
+  exchange_.record.host = request_.target_form == TargetForm::absolute ? request_.authority : request_.host;
+  if (const HeaderField* ua = request_.find(FieldId::user_agent)) exchange_.record.user_agent = ua->value;
 
   // The head stays where it is until complete(): the record and the rewriter point into it.
   client_in_.begin += request_.head_bytes;
@@ -179,16 +175,17 @@ void DownstreamConnection::on_request_head() {
   phase_ = Phase::exchange;
   clear_deadline(DeadlineKind::client);
   const Config& config = snapshot_->config;
-  route_ = snapshot_->router.match(request_.method, request_.path);
-  if (route_) {
-    record_.route_index = static_cast<std::int32_t>(route_->index);
+  exchange_.route = snapshot_->router.match(request_.method, request_.path);
+  if (exchange_.route) {
+    exchange_.record.route_index = static_cast<std::int32_t>(exchange_.route->index);
     const auto& labels = snapshot_->metrics->route_labels;
-    record_.route_label = route_->index < labels.size() ? std::string_view(labels[route_->index])
-                                                        : std::string_view(route_->label);
+    exchange_.record.route_label = exchange_.route->index < labels.size()
+                                       ? std::string_view(labels[exchange_.route->index])
+                                       : std::string_view(exchange_.route->label);
   }
   identify_request();
   begin_trace();
-  keep_alive_ = request_.keep_alive;
+  exchange_.keep_alive = request_.keep_alive;
   // An h2c upgrade is not passed on (RFC 9113 3.1 deprecates it, and a proxy that tunnels it lets a client
   // speak HTTP/2 to the upstream past every check): the request goes up as a plain one, Upgrade removed.
   upgrade_requested_ = request_.connection_upgrade && !request_.upgrade.empty() && !offers_h2c(request_.upgrade);
@@ -212,18 +209,18 @@ void DownstreamConnection::on_request_head() {
   }
   // RFC 9110 7.6.2: an OPTIONS or TRACE with no hops left is answered here, whatever the routes say.
   if (request_.max_forwards == 0) return answer_as_final_recipient();
-  if (!route_ && config.unmatched_routes == UnmatchedRoutes::reject) return fail(ProxyError::no_route);
+  if (!exchange_.route && config.unmatched_routes == UnmatchedRoutes::reject) return fail(ProxyError::no_route);
 
   // Body bytes that arrived with the head go out with the request head.
   ProxyError error = ProxyError::none;
   first_part_ = take_request_body(client_in_.size(), error);
-  record_.received_bytes += first_part_;
+  exchange_.record.received_bytes += first_part_;
   if (error != ProxyError::none) return fail(error);
   first_part_pending_ = first_part_ > 0;
 
-  Duration whole = route_ ? route_->request_timeout : config.timeouts.request;
+  Duration whole = exchange_.route ? exchange_.route->request_timeout : config.timeouts.request;
   set_deadline(DeadlineKind::request, whole);
-  endpoint_base_ = worker_.next_round_robin();
+  exchange_.endpoint_base = worker_.next_round_robin();
   acquire_upstream();
 }
 
@@ -240,15 +237,15 @@ void DownstreamConnection::identify_request() noexcept {
                                                   worker_.identity_scratch());
     // Ids longer than the buffer are cut; they stay distinct enough for a heavy-hitter list. No identity
     // is an empty view that may have no data at all, so nothing is copied then.
-    std::size_t n = std::min(user.size(), user_.size());
+    std::size_t n = std::min(user.size(), exchange_.user.size());
     if (n > 0) {
-      std::memcpy(user_.data(), user.data(), n);
-      record_.user = std::string_view(user_.data(), n);
-      if (settings.top_users > 0) user_token_ = worker_.metrics().user_started(record_.user);
+      std::memcpy(exchange_.user.data(), user.data(), n);
+      exchange_.record.user = std::string_view(exchange_.user.data(), n);
+      if (settings.top_users > 0) exchange_.user_token = worker_.metrics().user_started(exchange_.record.user);
     }
   }
   if (!settings.extra_labels.empty())
-    metrics::extract_extra_labels(settings.extra_labels, header, request_.target, extra_labels_);
+    metrics::extract_extra_labels(settings.extra_labels, header, request_.target, exchange_.extra_labels);
 }
 
 void DownstreamConnection::begin_trace() noexcept {
@@ -271,52 +268,52 @@ void DownstreamConnection::begin_trace() noexcept {
       default: break;
     }
   }
-  worker_.tracer().begin(snapshot_->tracing, headers, record_.trace);
+  worker_.tracer().begin(snapshot_->tracing, headers, exchange_.record.trace);
 }
 
 void DownstreamConnection::acquire_upstream() {
-  if (record_.upstream_started == Clock::time_point{}) record_.upstream_started = Clock::now();
+  if (exchange_.record.upstream_started == Clock::time_point{}) exchange_.record.upstream_started = Clock::now();
   const auto& endpoints = snapshot_->endpoints;
-  endpoint_ = &endpoints[(endpoint_base_ + endpoints_tried_) % endpoints.size()];
-  record_.upstream_address = endpoint_->name;
-  endpoint_->stats->attempt(worker_.index());
-  upstream_ = worker_.upstreams().take(endpoint_->address);
+  exchange_.endpoint = &endpoints[(exchange_.endpoint_base + exchange_.endpoints_tried) % endpoints.size()];
+  exchange_.record.upstream_address = exchange_.endpoint->name;
+  exchange_.endpoint->stats->attempt(worker_.index());
+  upstream_ = worker_.upstreams().take(exchange_.endpoint->address);
   if (upstream_) {
     worker_.upstream_acquired();
-    record_.upstream_reused = true;
-    record_.upstream_connected = Clock::now();
+    exchange_.record.upstream_reused = true;
+    exchange_.record.upstream_connected = Clock::now();
     return send_request_head();
   }
   connect_upstream();
 }
 
 void DownstreamConnection::connect_upstream() {
-  record_.upstream_reused = false;
+  exchange_.record.upstream_reused = false;
   upstream_ = std::make_shared<UpstreamConnection>(worker_.io());
   worker_.upstream_acquired();
-  upstream_->endpoint = endpoint_->address;
-  endpoint_->stats->connect(worker_.index());
+  upstream_->endpoint = exchange_.endpoint->address;
+  exchange_.endpoint->stats->connect(worker_.index());
   upstream_state_ = UpstreamState::connecting;
   set_deadline(DeadlineKind::upstream, snapshot_->config.timeouts.upstream_connect);
-  upstream_->socket.async_connect(endpoint_->address,
-                                  [self = shared_from_this(), ex = exchange_](const ErrorCode& ec) {
-                                    if (ex != self->exchange_) return;
+  upstream_->socket.async_connect(exchange_.endpoint->address,
+                                  [self = shared_from_this(), ex = generation_](const ErrorCode& ec) {
+                                    if (ex != self->generation_) return;
                                     self->on_connect(ec);
                                   });
 }
 
 void DownstreamConnection::on_connect(const ErrorCode& ec) {
   if (ec) {
-    endpoint_->stats->connect_error(worker_.index());
+    exchange_.endpoint->stats->connect_error(worker_.index());
     if (worker_.metrics_enabled()) worker_.metrics().upstream_connect_error(connect_error_type(ec));
     release_upstream(false);
     // Nothing was sent, so another endpoint may be tried whatever the method.
-    if (++endpoints_tried_ < snapshot_->endpoints.size()) return acquire_upstream();
+    if (++exchange_.endpoints_tried < snapshot_->endpoints.size()) return acquire_upstream();
     return fail(ProxyError::upstream_refused);
   }
   ErrorCode ignored;
   upstream_->socket.set_option(tcp::no_delay(true), ignored);
-  record_.upstream_connected = Clock::now();
+  exchange_.record.upstream_connected = Clock::now();
   send_request_head();
 }
 
@@ -335,7 +332,7 @@ void DownstreamConnection::send_request_head() {
   std::size_t trace_field_count = 0;
   std::array<char, tracing::kTraceparentLength> traceparent;
   std::array<char, 64> b3;
-  const TraceContext& trace = record_.trace;
+  const TraceContext& trace = exchange_.record.trace;
   if (trace.active) {
     auto add = [&](std::string_view name, std::string_view value) {
       trace_fields[trace_field_count * 2] = name;
@@ -370,7 +367,8 @@ void DownstreamConnection::send_request_head() {
   head_out_.end = writer.size();
 
   upstream_state_ = UpstreamState::sending;
-  Duration response_timeout = route_ ? route_->upstream_response_timeout : snapshot_->config.timeouts.upstream_response;
+  Duration response_timeout = exchange_.route ? exchange_.route->upstream_response_timeout
+                                              : snapshot_->config.timeouts.upstream_response;
   set_deadline(DeadlineKind::upstream, response_timeout);
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_out_.read_ptr(), head_out_.size()),
                                             asio::buffer(client_in_.read_ptr(), first_part_)};
@@ -397,16 +395,16 @@ std::size_t DownstreamConnection::take_request_body(std::size_t available, Proxy
   if (request_.framing == BodyFraming::content_length) {
     taken = static_cast<std::size_t>(std::min<std::uint64_t>(request_body_left_, available));
     request_body_left_ -= taken;
-    record_.request_body_bytes += taken;
+    exchange_.record.request_body_bytes += taken;
     request_body_done_ = request_body_left_ == 0;
   } else {
     taken = request_chunks_.feed({client_in_.read_ptr(), available},
-                                 [this](std::string_view data) { record_.request_body_bytes += data.size(); });
+                                 [this](std::string_view data) { exchange_.record.request_body_bytes += data.size(); });
     if (request_chunks_.failed()) error = ProxyError::bad_chunk;
     request_body_done_ = request_chunks_.done();
   }
   std::uint64_t limit = snapshot_->config.limits.max_request_body_bytes;
-  if (limit != 0 && record_.request_body_bytes > limit) error = ProxyError::body_too_large;
+  if (limit != 0 && exchange_.record.request_body_bytes > limit) error = ProxyError::body_too_large;
   return taken;
 }
 
@@ -425,7 +423,7 @@ void DownstreamConnection::on_read_request_body(const ErrorCode& ec, std::size_t
   client_in_.end += n;
   ProxyError error = ProxyError::none;
   request_part_ = take_request_body(client_in_.size(), error);
-  record_.received_bytes += request_part_;
+  exchange_.record.received_bytes += request_part_;
   if (error != ProxyError::none) {
     request_pump_active_ = false;
     return fail(error);
@@ -438,8 +436,8 @@ void DownstreamConnection::on_write_request_body(const ErrorCode& ec, std::size_
   if (ec) {
     // The upstream stopped reading (it may have answered early); the response side decides what follows.
     request_pump_active_ = false;
-    upstream_reusable_ = false;
-    keep_alive_ = false;
+    exchange_.upstream_reusable = false;
+    exchange_.keep_alive = false;
     clear_deadline(DeadlineKind::client);
     return maybe_complete();
   }
@@ -455,13 +453,13 @@ void DownstreamConnection::on_write_request_body(const ErrorCode& ec, std::size_
 bool DownstreamConnection::retry_allowed() const noexcept {
   // Only a reused connection can be stale, only once, only when the whole request can be sent again and
   // the method says sending it twice is harmless, and only before any response byte arrived.
-  return record_.upstream_reused && !record_.upstream_retried && request_body_done_ && !request_pump_active_ &&
-         is_idempotent(request_.method_id) && upstream_in_.size() == 0 &&
-         record_.upstream_first_byte == Clock::time_point{};
+  return exchange_.record.upstream_reused && !exchange_.record.upstream_retried && request_body_done_ &&
+         !request_pump_active_ && is_idempotent(request_.method_id) && upstream_in_.size() == 0 &&
+         exchange_.record.upstream_first_byte == Clock::time_point{};
 }
 
 void DownstreamConnection::retry() {
-  record_.upstream_retried = true;
+  exchange_.record.upstream_retried = true;
   release_upstream(false);
   connect_upstream();
 }
@@ -478,12 +476,12 @@ void DownstreamConnection::do_read_response_head() {
 
 void DownstreamConnection::on_read_response_head(const ErrorCode& ec, std::size_t n) {
   if (ec) {
-    bool nothing_received = upstream_in_.size() == 0 && record_.upstream_first_byte == Clock::time_point{};
+    bool nothing_received = upstream_in_.size() == 0 && exchange_.record.upstream_first_byte == Clock::time_point{};
     if (nothing_received && peer_closed(ec) && retry_allowed()) return retry();
     return fail(nothing_received ? ProxyError::upstream_reset : ProxyError::upstream_bad_response);
   }
-  if (record_.upstream_first_byte == Clock::time_point{}) {
-    record_.upstream_first_byte = Clock::now();
+  if (exchange_.record.upstream_first_byte == Clock::time_point{}) {
+    exchange_.record.upstream_first_byte = Clock::now();
     // A response began: the request will not be replayed, so its first body part can go.
     release_first_part();
   }
@@ -493,8 +491,9 @@ void DownstreamConnection::on_read_response_head(const ErrorCode& ec, std::size_
 
 void DownstreamConnection::parse_response_head() {
   ProxyError error = ProxyError::none;
-  ParseStatus status = response_parser_.parse_response({upstream_in_.read_ptr(), upstream_in_.size()},
-                                                       snapshot_->response_limits, request_.method_id, response_, error);
+  ParseStatus status =
+      response_parser_.parse_response({upstream_in_.read_ptr(), upstream_in_.size()},
+                                      snapshot_->response_limits, request_.method_id, response_, error);
   if (status == ParseStatus::error) return fail(ProxyError::upstream_bad_response);
   if (status == ParseStatus::incomplete) return do_read_response_head();
   if (response_.status < 200) return on_interim_response();
@@ -523,7 +522,7 @@ void DownstreamConnection::on_interim_response() {
 
 void DownstreamConnection::on_write_interim(const ErrorCode& ec, std::size_t n) {
   if (ec) return fail(ProxyError::client_closed);
-  record_.sent_bytes += n;
+  exchange_.record.sent_bytes += n;
   upstream_in_.consume(response_.head_bytes);
   response_parser_.reset();
   if (upstream_in_.size() > 0) return parse_response_head();
@@ -531,10 +530,10 @@ void DownstreamConnection::on_write_interim(const ErrorCode& ec, std::size_t n) 
 }
 
 void DownstreamConnection::on_final_response() {
-  record_.status = response_.status;
-  record_.upstream_status = response_.status;
+  exchange_.record.status = response_.status;
+  exchange_.record.upstream_status = response_.status;
   const bool client_http10 = request_.version_minor == 0;
-  upstream_reusable_ = response_.keep_alive;
+  exchange_.upstream_reusable = response_.keep_alive;
   response_body_left_ = 0;
   switch (response_.framing) {
     case BodyFraming::none:
@@ -551,25 +550,25 @@ void DownstreamConnection::on_final_response() {
       break;
     case BodyFraming::until_close:
       client_framing_ = ClientBodyFraming::until_close;
-      upstream_reusable_ = false;
+      exchange_.upstream_reusable = false;
       break;
   }
   // A client that cannot see where the body ends, a request body still arriving, or a draining worker:
   // this response is the connection's last.
   if (client_framing_ == ClientBodyFraming::until_close || !request_body_done_ || worker_.draining())
-    keep_alive_ = false;
+    exchange_.keep_alive = false;
 
   HeadWriter writer(head_out_.data(), head_out_.capacity());
   ClientResponseContext context;
   context.framing = client_framing_;
-  context.keep_alive = keep_alive_;
+  context.keep_alive = exchange_.keep_alive;
   context.client_http10 = client_http10;
   write_client_response_head(response_, context, writer);
   if (writer.overflowed()) return fail(ProxyError::upstream_bad_response);
   head_out_.begin = 0;
   head_out_.end = writer.size();
   head_pending_ = true;
-  response_started_ = true;
+  exchange_.response_started = true;
   upstream_state_ = UpstreamState::body;
 
   upstream_in_.begin += response_.head_bytes;
@@ -583,13 +582,13 @@ std::size_t DownstreamConnection::take_response_body(char* data, std::size_t ava
   std::size_t consumed = 0;
   switch (response_.framing) {
     case BodyFraming::none:
-      response_done_ = true;
+      exchange_.response_done = true;
       break;
     case BodyFraming::content_length:
       out = consumed = static_cast<std::size_t>(std::min<std::uint64_t>(response_body_left_, available));
       response_body_left_ -= out;
-      record_.response_body_bytes += out;
-      response_done_ = response_body_left_ == 0;
+      exchange_.record.response_body_bytes += out;
+      exchange_.response_done = response_body_left_ == 0;
       break;
     case BodyFraming::chunked:
       if (dechunk_) {
@@ -601,24 +600,24 @@ std::size_t DownstreamConnection::take_response_body(char* data, std::size_t ava
       } else {
         consumed = out = response_chunks_.feed({data, available}, [](std::string_view) {});
       }
-      record_.response_body_bytes = response_chunks_.data_bytes();
+      exchange_.record.response_body_bytes = response_chunks_.data_bytes();
       response_broken_ = response_chunks_.failed();
-      response_done_ = response_chunks_.done();
+      exchange_.response_done = response_chunks_.done();
       break;
     case BodyFraming::until_close:
       out = consumed = available;
-      record_.response_body_bytes += out;
+      exchange_.record.response_body_bytes += out;
       break;
   }
   // Bytes after the end of the response: the upstream is out of step, never reuse it.
-  if (response_done_ && consumed < available) upstream_reusable_ = false;
+  if (exchange_.response_done && consumed < available) exchange_.upstream_reusable = false;
   return out;
 }
 
 void DownstreamConnection::send_response_part(std::size_t body_bytes) {
   if (!head_pending_ && body_bytes == 0) {
     if (response_broken_) return fail(ProxyError::upstream_bad_response);
-    if (response_done_) return maybe_complete();
+    if (exchange_.response_done) return maybe_complete();
     return do_read_response_body();
   }
   std::array<asio::const_buffer, 2> buffers{
@@ -633,11 +632,11 @@ void DownstreamConnection::send_response_part(std::size_t body_bytes) {
 void DownstreamConnection::on_write_response(const ErrorCode& ec, std::size_t n) {
   if (ec) return fail(ProxyError::client_closed);
   if (!request_pump_active_) clear_deadline(DeadlineKind::client);
-  record_.sent_bytes += n;
+  exchange_.record.sent_bytes += n;
   upstream_in_.begin = upstream_in_.end = 0;
   if (response_broken_) return fail(ProxyError::upstream_bad_response);
-  if (response_done_) {
-    record_.upstream_done = Clock::now();
+  if (exchange_.response_done) {
+    exchange_.record.upstream_done = Clock::now();
     clear_deadline(DeadlineKind::upstream);
     return maybe_complete();
   }
@@ -653,9 +652,9 @@ void DownstreamConnection::do_read_response_body() {
 void DownstreamConnection::on_read_response_body(const ErrorCode& ec, std::size_t n) {
   if (ec) {
     if (ec == asio::error::eof && response_.framing == BodyFraming::until_close) {
-      response_done_ = true;
-      upstream_reusable_ = false;
-      record_.upstream_done = Clock::now();
+      exchange_.response_done = true;
+      exchange_.upstream_reusable = false;
+      exchange_.record.upstream_done = Clock::now();
       clear_deadline(DeadlineKind::upstream);
       return maybe_complete();
     }
@@ -670,10 +669,10 @@ void DownstreamConnection::on_read_response_body(const ErrorCode& ec, std::size_
 
 void DownstreamConnection::start_tunnel() {
   phase_ = Phase::tunnel;
-  record_.status = 101;
-  response_started_ = true;
-  keep_alive_ = false;
-  upstream_reusable_ = false;
+  exchange_.record.status = 101;
+  exchange_.response_started = true;
+  exchange_.keep_alive = false;
+  exchange_.upstream_reusable = false;
   clear_deadline(DeadlineKind::upstream);
   clear_deadline(DeadlineKind::request);
   set_deadline(DeadlineKind::client, snapshot_->config.timeouts.tunnel_idle);
@@ -685,11 +684,11 @@ void DownstreamConnection::start_tunnel() {
   if (writer.overflowed()) return fail(ProxyError::upstream_bad_response);
   upstream_in_.begin += response_.head_bytes;
   std::size_t early = upstream_in_.size();  // upstream bytes that followed the 101 head
-  record_.sent_bytes += writer.size() + early;
+  exchange_.record.sent_bytes += writer.size() + early;
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_out_.data(), writer.size()),
                                             asio::buffer(upstream_in_.read_ptr(), early)};
-  asio::async_write(socket_, buffers, [self = shared_from_this(), ex = exchange_](const ErrorCode& ec, std::size_t) {
-    if (ex != self->exchange_) return;
+  asio::async_write(socket_, buffers, [self = shared_from_this(), ex = generation_](const ErrorCode& ec, std::size_t) {
+    if (ex != self->generation_) return;
     if (ec) return self->finish_tunnel();
     self->upstream_in_.begin = self->upstream_in_.end = 0;
     self->tunnel_read(false);
@@ -706,8 +705,8 @@ void DownstreamConnection::tunnel_read(bool from_client) {
   Socket& from = from_client ? socket_ : upstream_->socket;
   IoBuffer& buffer = from_client ? client_in_ : upstream_in_;
   from.async_read_some(asio::buffer(buffer.write_ptr(), buffer.space()),
-                       [self = shared_from_this(), ex = exchange_, from_client](const ErrorCode& ec, std::size_t n) {
-                         if (ex != self->exchange_) return;
+                       [self = shared_from_this(), ex = generation_, from_client](const ErrorCode& ec, std::size_t n) {
+                         if (ex != self->generation_) return;
                          self->on_tunnel_read(from_client, ec, n);
                        });
 }
@@ -725,11 +724,11 @@ void DownstreamConnection::on_tunnel_read(bool from_client, const ErrorCode& ec,
     return;
   }
   buffer.end += n;
-  (from_client ? record_.received_bytes : record_.sent_bytes) += buffer.size();
+  (from_client ? exchange_.record.received_bytes : exchange_.record.sent_bytes) += buffer.size();
   set_deadline(DeadlineKind::client, snapshot_->config.timeouts.tunnel_idle);
   asio::async_write(to, asio::buffer(buffer.read_ptr(), buffer.size()),
-                    [self = shared_from_this(), ex = exchange_, from_client](const ErrorCode& ec, std::size_t n) {
-                      if (ex != self->exchange_) return;
+                    [self = shared_from_this(), ex = generation_, from_client](const ErrorCode& ec, std::size_t n) {
+                      if (ex != self->generation_) return;
                       self->on_tunnel_write(from_client, ec, n);
                     });
 }
@@ -745,7 +744,7 @@ void DownstreamConnection::on_tunnel_write(bool from_client, const ErrorCode& ec
 }
 
 void DownstreamConnection::finish_tunnel() {
-  response_done_ = true;
+  exchange_.response_done = true;
   end_exchange(Ending::close);
 }
 
@@ -753,44 +752,44 @@ void DownstreamConnection::finish_tunnel() {
 
 void DownstreamConnection::fail(ProxyError error) {
   if (phase_ == Phase::closed || phase_ == Phase::lingering) return;
-  if (record_.error_type.empty()) record_.error_type = error_info(error).type;
+  if (exchange_.record.error_type.empty()) exchange_.record.error_type = error_info(error).type;
   release_upstream(false);
   const ErrorInfo& info = error_info(error);
-  if (response_started_ || info.status == 0 || !in_request_) {
+  if (exchange_.response_started || info.status == 0 || !in_request_) {
     // Bytes of a response already went out, or the client is gone: closing is the only honest signal.
     // With a declared length or chunking the client sees the cut; a client reading until close would
     // take a FIN for a complete body, so it gets a reset.
     const bool cut_without_framing =
-        response_started_ && !response_done_ && client_framing_ == ClientBodyFraming::until_close;
+        exchange_.response_started && !exchange_.response_done && client_framing_ == ClientBodyFraming::until_close;
     return end_exchange(cut_without_framing ? Ending::reset : Ending::close);
   }
-  record_.status = info.status;
+  exchange_.record.status = info.status;
   prepare_local_reply();
   HeadWriter writer(head_out_.data(), head_out_.capacity());
-  write_local_reply(info.status, info.body, keep_alive_, writer);
+  write_local_reply(info.status, info.body, exchange_.keep_alive, writer);
   send_local_reply(writer.size());
 }
 
 void DownstreamConnection::answer_as_final_recipient() {
   prepare_local_reply();
   HeadWriter writer(head_out_.data(), head_out_.capacity());
-  write_final_recipient_reply(request_, keep_alive_, writer);
+  write_final_recipient_reply(request_, exchange_.keep_alive, writer);
   // A TRACE echo that does not fit the buffer: the head was too large to be echoed.
   if (writer.overflowed()) return fail(ProxyError::header_section_too_large);
-  record_.status = 200;
+  exchange_.record.status = 200;
   send_local_reply(writer.size());
 }
 
 void DownstreamConnection::prepare_local_reply() {
   // Keep the connection only when the request was read completely and nothing else is in flight.
-  keep_alive_ = keep_alive_ && phase_ == Phase::exchange && request_body_done_ && !request_pump_active_ &&
-                !worker_.draining();
+  exchange_.keep_alive = exchange_.keep_alive && phase_ == Phase::exchange && request_body_done_ &&
+                         !request_pump_active_ && !worker_.draining();
   if (!head_out_) head_out_ = worker_.buffers().acquire();
 }
 
 void DownstreamConnection::send_local_reply(std::size_t head_bytes) {
-  ++exchange_;  // completions of the exchange this reply ends must not act any more
-  response_started_ = true;
+  ++generation_;  // completions of the exchange this reply ends must not act any more
+  exchange_.response_started = true;
   head_out_.begin = 0;
   head_out_.end = head_bytes;
   clear_deadline(DeadlineKind::upstream);
@@ -802,25 +801,25 @@ void DownstreamConnection::send_local_reply(std::size_t head_bytes) {
 }
 
 void DownstreamConnection::on_write_local_reply(const ErrorCode& ec, std::size_t n) {
-  record_.sent_bytes += n;
+  exchange_.record.sent_bytes += n;
   if (ec) return end_exchange(Ending::close);
-  response_done_ = true;
+  exchange_.response_done = true;
   end_exchange(Ending::response_done);
 }
 
 void DownstreamConnection::maybe_complete() {
-  if (!response_done_ || phase_ != Phase::exchange) return;
-  if (record_.upstream_done == Clock::time_point{}) record_.upstream_done = Clock::now();
+  if (!exchange_.response_done || phase_ != Phase::exchange) return;
+  if (exchange_.record.upstream_done == Clock::time_point{}) exchange_.record.upstream_done = Clock::now();
   end_exchange(Ending::response_done);
 }
 
 void DownstreamConnection::complete() {
   if (!in_request_) return;
   in_request_ = false;
-  record_.done = Clock::now();
-  worker_.complete(record_, extra_labels_);
-  if (user_token_.monitored()) worker_.metrics().user_finished(user_token_);
-  user_token_ = {};
+  exchange_.record.done = Clock::now();
+  worker_.complete(exchange_.record, exchange_.extra_labels);
+  if (exchange_.user_token.monitored()) worker_.metrics().user_finished(exchange_.user_token);
+  exchange_.user_token = {};
   worker_.request_finished();
 }
 
@@ -828,11 +827,11 @@ void DownstreamConnection::end_exchange(Ending ending) {
   // What survives the exchange is decided here and only here. A request body still arriving (the upstream
   // answered early) leaves both sides out of step: where the next request starts is unknown.
   const bool in_step = request_body_done_ && !request_pump_active_;
-  const bool keep_upstream = ending == Ending::response_done && upstream_reusable_ && in_step;
+  const bool keep_upstream = ending == Ending::response_done && exchange_.upstream_reusable && in_step;
   // While draining, the response said Connection: close; only once the listener is closed does a
   // connection end right after its response, as idle ones do then.
   const bool keep_connection =
-      ending == Ending::response_done && keep_alive_ && in_step && !worker_.stopped_accepting();
+      ending == Ending::response_done && exchange_.keep_alive && in_step && !worker_.stopped_accepting();
   complete();
   release_upstream(keep_upstream);
   if (ending == Ending::reset) abort_connection();
@@ -846,7 +845,7 @@ void DownstreamConnection::end_exchange(Ending ending) {
 }
 
 void DownstreamConnection::next_request() {
-  ++exchange_;
+  ++generation_;
   release_first_part();
   if (client_in_.size() > 0) {
     // A pipelined request is already buffered.
@@ -861,7 +860,7 @@ void DownstreamConnection::next_request() {
 void DownstreamConnection::linger_close() {
   // Closing with unread input would make the kernel send RST, which can destroy the response we just
   // wrote before the client reads it; so half-close and drain the input for a moment first.
-  ++exchange_;
+  ++generation_;
   phase_ = Phase::lingering;
   worker_.buffers().release(client_in_);
   ErrorCode ignored;
@@ -891,7 +890,7 @@ void DownstreamConnection::close() {
 void DownstreamConnection::close_connection() {
   if (phase_ == Phase::closed) return;
   phase_ = Phase::closed;
-  ++exchange_;
+  ++generation_;
   ErrorCode ignored;
   socket_.close(ignored);
   timer_.cancel();
@@ -984,7 +983,7 @@ void DownstreamConnection::on_deadline(DeadlineKind kind) {
       if (phase_ != Phase::exchange) return;
       switch (upstream_state_) {
         case UpstreamState::connecting:
-          endpoint_->stats->connect_error(worker_.index());
+          exchange_.endpoint->stats->connect_error(worker_.index());
           if (worker_.metrics_enabled()) worker_.metrics().upstream_connect_error("timeout");
           return fail(ProxyError::upstream_connect_timeout);
         case UpstreamState::sending:

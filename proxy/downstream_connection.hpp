@@ -9,6 +9,7 @@
 
 #include "common/asio_types.hpp"
 #include "proxy/buffer_pool.hpp"
+#include "proxy/exchange.hpp"
 #include "proxy/http1/chunked_decoder.hpp"
 #include "proxy/http1/header_rewriter.hpp"
 #include "proxy/http1/http_head_parser.hpp"
@@ -123,7 +124,8 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   Phase phase_ = Phase::idle;
   UpstreamState upstream_state_ = UpstreamState::none;
   bool in_request_ = false;  // a request began and is not yet accounted for by complete()
-  std::uint32_t exchange_ = 0;  // bumped per exchange; handlers of an earlier one do nothing
+  std::uint32_t generation_ = 0;  // bumped per exchange; handlers of an earlier one do nothing
+  Exchange exchange_;             // the current request's exchange, reset when one begins
 
   // Buffers: the client's bytes (head, body, pipelined requests), the head we write (upstream request
   // head until the response head arrives, then the client response head) and the upstream's bytes.
@@ -138,12 +140,8 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   MessageHead response_;
   ChunkedDecoder request_chunks_;
   ChunkedDecoder response_chunks_;
-  RequestRecord record_;
-  const Route* route_ = nullptr;
 
-  UpstreamConnectionPtr upstream_;
-  const UpstreamEndpoint* endpoint_ = nullptr;
-  std::size_t endpoints_tried_ = 0;
+  UpstreamConnectionPtr upstream_;  // the upstream connection the exchange holds
 
   // Request body relay state.
   std::uint64_t request_body_left_ = 0;  // content-length framing
@@ -153,17 +151,12 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   std::size_t first_part_ = 0;           // body bytes sent with the head
   bool first_part_pending_ = false;      // first_part_ still in client_in_ (kept for a retry)
   std::size_t head_end_ = 0;             // client_in_ offset where the request head ends
-  std::size_t endpoint_base_ = 0;        // round-robin start for this request
   // Response relay state.
   std::uint64_t response_body_left_ = 0;
   ClientBodyFraming client_framing_ = ClientBodyFraming::none;
-  bool response_started_ = false;  // bytes of a final response head went to the client
-  bool response_done_ = false;
   bool response_broken_ = false;   // the upstream's body framing failed mid-relay
   bool head_pending_ = false;      // the client response head still has to go out with the next part
   bool dechunk_ = false;           // HTTP/1.0 client and chunked upstream: strip the framing
-  bool upstream_reusable_ = false;
-  bool keep_alive_ = true;
   bool upgrade_requested_ = false;
   // Tunnel state: per direction, finished reading (EOF seen and shutdown sent).
   bool tunnel_done_[2] = {false, false};
@@ -172,13 +165,9 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   std::array<Clock::time_point, static_cast<std::size_t>(DeadlineKind::kCount)> deadlines_{};
   Clock::time_point timer_expiry_ = Clock::time_point::max();
 
-  // Measurement inputs taken from the head; the user id is copied because it may point into scratch.
+  // Measurement inputs taken from the head (into the exchange).
   void identify_request() noexcept;
   void begin_trace() noexcept;
-
-  metrics::ExtraLabelValues extra_labels_{};
-  metrics::UserToken user_token_{};
-  std::array<char, 128> user_{};
 
   char client_address_[48] = {};
   std::uint16_t client_port_ = 0;
