@@ -22,6 +22,9 @@ inline constexpr std::uint64_t kMaxRequestBodyBytes = 0;           // 0 = unlimi
 inline constexpr std::size_t kMaxResponseHeaderBytes = 16 * 1024;  // upstream head, 502
 inline constexpr std::size_t kMaxResponseHeaders = 100;            // upstream field count, 502
 inline constexpr std::size_t kMaxClientConnections = 10000;        // whole process; 0 = unlimited
+// Share of max_client_connections from which the client header and idle timeouts shrink, linearly, to
+// their floors below at the cap (Envoy's overload manager "reduce_timeouts"); 1 = never.
+inline constexpr double kOverloadStart = 0.8;
 
 // Timeouts; 0 disables the one it names.
 inline constexpr Duration kClientHeaderTimeout = 10s;       // first byte of a head to its end, 408
@@ -32,6 +35,8 @@ inline constexpr Duration kUpstreamResponseTimeout = 60s;   // request sent to r
 inline constexpr Duration kUpstreamBodyTimeout = 60s;       // between two reads of a response body
 inline constexpr Duration kRequestTimeout = 0s;             // whole exchange, per route, 504
 inline constexpr Duration kTunnelIdleTimeout = 600s;        // upgraded (WebSocket) connection idle
+inline constexpr Duration kClientHeaderTimeoutFloor = 2s;   // client_header at the connection cap
+inline constexpr Duration kClientIdleTimeoutFloor = 1s;     // client_idle at the connection cap
 
 // Upstream keep-alive pool, per worker and endpoint.
 inline constexpr std::size_t kPoolMaxIdle = 64;
@@ -84,6 +89,7 @@ struct Limits {
   std::size_t max_response_header_bytes = defaults::kMaxResponseHeaderBytes;
   std::size_t max_response_headers = defaults::kMaxResponseHeaders;
   std::size_t max_client_connections = defaults::kMaxClientConnections;
+  double overload_start = defaults::kOverloadStart;
 };
 
 struct Timeouts {
@@ -95,6 +101,8 @@ struct Timeouts {
   Duration upstream_body = defaults::kUpstreamBodyTimeout;
   Duration request = defaults::kRequestTimeout;
   Duration tunnel_idle = defaults::kTunnelIdleTimeout;
+  Duration client_header_floor = defaults::kClientHeaderTimeoutFloor;
+  Duration client_idle_floor = defaults::kClientIdleTimeoutFloor;
 };
 
 struct PoolSettings {

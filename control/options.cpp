@@ -59,6 +59,11 @@ bool assign_field(Config& config, std::string_view text, std::string& error) {
       return false;
     }
     target = std::string(text);
+  } else if constexpr (K == ValueKind::ratio) {
+    static_assert(std::is_same_v<T, double>);
+    double value = 0;
+    if (!parse_ratio(text, value, error)) return false;
+    target = value;
   } else if constexpr (K == ValueKind::bind_address) {
     static_assert(std::is_same_v<T, HostPort>);
     HostPort value;
@@ -98,6 +103,8 @@ std::string render_field(const Config& config) {
     return value ? "true" : "false";
   } else if constexpr (K == ValueKind::string || K == ValueKind::path) {
     return value;
+  } else if constexpr (K == ValueKind::ratio) {
+    return format_seconds(value);  // the shortest exact decimal
   } else if constexpr (K == ValueKind::bind_address) {
     return value.to_string();
   } else {
@@ -157,16 +164,6 @@ std::string render_access_log(const Config& config) {
       return config.access_log_path;
   }
   return "stdout";
-}
-
-bool assign_sampler_ratio(Config& config, std::string_view text, std::string& error) {
-  return parse_ratio(text, config.tracing.sampler_ratio, error);
-}
-
-std::string render_sampler_ratio(const Config& config) {
-  std::ostringstream out;
-  out << config.tracing.sampler_ratio;
-  return out.str();
 }
 
 template <bool HeaderNames, auto... Path>
@@ -298,12 +295,22 @@ constexpr OptionRow kOptions[] = {
     row<VK::count, &Config::limits, &Limits::max_client_connections>(
         "max-client-connections", "limits.max_client_connections",
         "open client connections in the whole process; 0 = unlimited"),
+    row<VK::ratio, &Config::limits, &Limits::overload_start>(
+        "overload-start", "limits.overload_start",
+        "share of max_client_connections from which the client header and idle timeouts shrink toward "
+        "their floors, reached at the cap; 1 = never"),
 
     row<VK::duration, &Config::timeouts, &Timeouts::client_header>(
         "client-header-timeout", "timeouts.client_header",
         "first byte of a request head to its end (408), and a new connection's wait for its first byte"),
     row<VK::duration, &Config::timeouts, &Timeouts::client_idle>(
         "client-idle-timeout", "timeouts.client_idle", "keep-alive wait for the next request, then close"),
+    row<VK::duration, &Config::timeouts, &Timeouts::client_header_floor>(
+        "client-header-timeout-floor", "timeouts.client_header_floor",
+        "what client_header shrinks to as open connections reach the cap (from limits.overload_start)"),
+    row<VK::duration, &Config::timeouts, &Timeouts::client_idle_floor>(
+        "client-idle-timeout-floor", "timeouts.client_idle_floor",
+        "what client_idle shrinks to as open connections reach the cap (from limits.overload_start)"),
     row<VK::duration, &Config::timeouts, &Timeouts::client_body>(
         "client-body-timeout", "timeouts.client_body", "between two reads of a request body; 408"),
     row<VK::duration, &Config::timeouts, &Timeouts::upstream_connect>(
@@ -386,9 +393,9 @@ constexpr OptionRow kOptions[] = {
         "tracing-export-timeout", "tracing.export_timeout", "one export request to the collector, connect included"),
     enum_row<VK::trace_sampler, kSamplers, &Config::tracing, &TracingConfig::sampler>(
         "tracing-sampler", "tracing.sampler", "head sampler, by its OTEL_TRACES_SAMPLER name"),
-    OptionRow{"tracing-sampler-ratio", "tracing.sampler_ratio", VK::ratio,
-              "share of root traces the traceidratio samplers keep (OTEL_TRACES_SAMPLER_ARG)",
-              &assign_sampler_ratio, &render_sampler_ratio},
+    row<VK::ratio, &Config::tracing, &TracingConfig::sampler_ratio>(
+        "tracing-sampler-ratio", "tracing.sampler_ratio",
+        "share of root traces the traceidratio samplers keep (OTEL_TRACES_SAMPLER_ARG)"),
     row<VK::boolean, &Config::tracing, &TracingConfig::tail_errors>(
         "tracing-tail-errors", "tracing.tail_errors",
         "also export the proxy's spans of unsampled requests that ended in 5xx or failed"),

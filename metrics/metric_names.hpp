@@ -44,8 +44,10 @@ inline constexpr FamilyName kActiveConnections{"apimeter_client_connections_acti
 inline constexpr FamilyName kConnectionsTotal{"apimeter_client_connections_total", T::Counter,
     "Client connections accepted."};
 inline constexpr FamilyName kConnectionsReclaimed{"apimeter_client_connections_reclaimed_total", T::Counter,
-    "Client connections apimeter closed to admit new ones at limits.max_client_connections, by reason "
-    "(idle_at_limit: the one idle the longest, silent or between keep-alive requests)."};
+    "Client connections apimeter closed to keep room for new ones, by reason: idle_at_limit (at "
+    "limits.max_client_connections, the one idle the longest, silent or between keep-alive requests), "
+    "overload_idle_timeout and overload_header_timeout (a keep-alive wait or a request head that ran out "
+    "of a timeout shrunk because connections were past limits.overload_start of the cap)."};
 inline constexpr FamilyName kConnectionsLimit{"apimeter_client_connections_limit", T::Gauge,
     "Open client connections at which idle ones are reclaimed for new clients, or accepting pauses "
     "(limits.max_client_connections); 0 means unlimited."};

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <numeric>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -238,7 +239,7 @@ struct MetricsRegistry::Merged {
   std::int64_t active_requests = 0;
   std::int64_t active_connections = 0;
   std::uint64_t connections_total = 0;
-  std::uint64_t connections_reclaimed = 0;
+  std::array<std::uint64_t, kReclaimReasons> connections_reclaimed{};  // by ReclaimReason
   std::uint64_t pool_idle = 0;
   std::uint64_t pool_in_use = 0;
   std::uint64_t dropped = 0;
@@ -297,7 +298,8 @@ MetricsRegistry::Merged MetricsRegistry::merge(Clock::time_point now) const {
     m.active_requests += w->active_requests();
     m.active_connections += w->active_connections();
     m.connections_total += w->connections_total();
-    m.connections_reclaimed += w->connections_reclaimed();
+    for (std::size_t r = 0; r < kReclaimReasons; ++r)
+      m.connections_reclaimed[r] += w->connections_reclaimed(static_cast<ReclaimReason>(r));
     m.pool_idle += w->pool_idle();
     m.pool_in_use += w->pool_in_use();
     m.dropped += w->series_dropped();
@@ -471,8 +473,10 @@ Exposition MetricsRegistry::collect_exposition() const {
   }
   {
     FamilyOut f(families::kConnectionsReclaimed);
-    f.push(counter({{"service", service}, {"reason", "idle_at_limit"}}, static_cast<double>(m.connections_reclaimed)),
-           start_wall_);
+    for (std::size_t r = 0; r < kReclaimReasons; ++r)
+      f.push(counter({{"service", service}, {"reason", std::string(kReclaimReasonLabels[r])}},
+                     static_cast<double>(m.connections_reclaimed[r])),
+             start_wall_);
     f.into(e);
   }
   {
@@ -717,7 +721,8 @@ std::string MetricsRegistry::stats_json(Clock::time_point now) const {
   gauge("active_requests", m.active_requests);
   gauge("client_connections_active", m.active_connections);
   count("client_connections_total", m.connections_total);
-  count("client_connections_reclaimed_total", m.connections_reclaimed);
+  count("client_connections_reclaimed_total",
+        std::accumulate(m.connections_reclaimed.begin(), m.connections_reclaimed.end(), std::uint64_t{0}));
   count("client_connections_limit", connection_limit_.load(std::memory_order_relaxed));
   open("upstream_connections", '{');
   count("idle", m.pool_idle);

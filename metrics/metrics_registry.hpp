@@ -75,10 +75,11 @@ class MetricsRegistry : public prometheus::Collectable {
   // apimeter_client_connections_limit so alerts can compare the open connections against it.
   void set_connection_limit(std::uint64_t limit) { connection_limit_.store(limit, std::memory_order_relaxed); }
 
-  // Any thread: client connections closed at the cap to admit new ones, over all workers.
+  // Any thread: client connections closed to keep room for new ones, over all workers and reasons.
   std::uint64_t connections_reclaimed() const noexcept {
     std::uint64_t n = 0;
-    for (const auto& w : workers_) n += w->connections_reclaimed();
+    for (const auto& w : workers_)
+      for (std::size_t r = 0; r < kReclaimReasons; ++r) n += w->connections_reclaimed(static_cast<ReclaimReason>(r));
     return n;
   }
 

@@ -25,6 +25,18 @@
 
 namespace apimeter::metrics {
 
+// Why apimeter closed a client connection to keep room for new clients: the label values of
+// apimeter_client_connections_reclaimed_total{reason}.
+enum class ReclaimReason : std::uint8_t {
+  idle_at_limit,            // at the cap: the connection idle the longest made room for a new one
+  overload_idle_timeout,    // a keep-alive wait ended early: the idle timeout had shrunk under load
+  overload_header_timeout,  // a silent or slow head ended early: the header timeout had shrunk under load
+};
+inline constexpr std::size_t kReclaimReasons = 3;
+inline constexpr std::string_view kReclaimReasonLabels[kReclaimReasons] = {
+    "idle_at_limit", "overload_idle_timeout", "overload_header_timeout"};
+
+
 class WorkerMetrics {
  public:
   // Built by MetricsRegistry. `budget` and `clock` outlive the shard.
@@ -62,7 +74,9 @@ class WorkerMetrics {
     add(connections_total_, 1);
   }
   void connection_closed() noexcept { add(active_connections_, -1); }
-  void connection_reclaimed() noexcept { add(connections_reclaimed_, 1); }
+  void connection_reclaimed(ReclaimReason reason) noexcept {
+    add(connections_reclaimed_[static_cast<std::size_t>(reason)], 1);
+  }
   void upstream_pool(std::size_t idle, std::size_t in_use) noexcept {
     pool_idle_.store(idle, std::memory_order_relaxed);
     pool_in_use_.store(in_use, std::memory_order_relaxed);
@@ -78,7 +92,9 @@ class WorkerMetrics {
   std::int64_t active_requests() const noexcept { return active_requests_.load(std::memory_order_relaxed); }
   std::int64_t active_connections() const noexcept { return active_connections_.load(std::memory_order_relaxed); }
   std::uint64_t connections_total() const noexcept { return connections_total_.load(std::memory_order_relaxed); }
-  std::uint64_t connections_reclaimed() const noexcept { return connections_reclaimed_.load(std::memory_order_relaxed); }
+  std::uint64_t connections_reclaimed(ReclaimReason reason) const noexcept {
+    return connections_reclaimed_[static_cast<std::size_t>(reason)].load(std::memory_order_relaxed);
+  }
   std::uint64_t pool_idle() const noexcept { return pool_idle_.load(std::memory_order_relaxed); }
   std::uint64_t pool_in_use() const noexcept { return pool_in_use_.load(std::memory_order_relaxed); }
   std::uint64_t series_dropped() const noexcept { return series_dropped_.load(std::memory_order_relaxed); }
@@ -140,7 +156,7 @@ class WorkerMetrics {
   std::atomic<std::int64_t> active_requests_{0};
   std::atomic<std::int64_t> active_connections_{0};
   std::atomic<std::uint64_t> connections_total_{0};
-  std::atomic<std::uint64_t> connections_reclaimed_{0};
+  std::array<std::atomic<std::uint64_t>, kReclaimReasons> connections_reclaimed_{};
   std::atomic<std::uint64_t> pool_idle_{0};
   std::atomic<std::uint64_t> pool_in_use_{0};
   std::atomic<std::uint64_t> series_dropped_{0};

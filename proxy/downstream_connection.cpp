@@ -71,7 +71,11 @@ void DownstreamConnection::start() {
   // A connection that has sent nothing yet is under the header timeout, not the keep-alive one: silent
   // connections must not hold a slot for a minute each.
   const Timeouts& t = snapshot_->config.timeouts;
-  do_wait_request(t.client_header.count() != 0 ? t.client_header : t.client_idle);  // 0 disables the header timeout
+  awaiting_first_request_ = true;
+  do_wait_request(
+      t.client_header.count() != 0
+          ? client_wait_timeout(t.client_header, t.client_header_floor)
+          : client_wait_timeout(t.client_idle, t.client_idle_floor));  // 0 disables the header timeout
 }
 
 void DownstreamConnection::stop_if_idle() {
@@ -125,7 +129,14 @@ void DownstreamConnection::begin_request() {
   response_parser_.reset();
   in_request_ = true;
   worker_.request_started();
-  set_deadline(DeadlineKind::client, snapshot_->config.timeouts.client_header);
+  const Timeouts& t = snapshot_->config.timeouts;
+  set_deadline(DeadlineKind::client, client_wait_timeout(t.client_header, t.client_header_floor));
+}
+
+Duration DownstreamConnection::client_wait_timeout(Duration configured, Duration floor) noexcept {
+  const Duration scaled = worker_.client_timeout(configured, floor);
+  client_timeout_shrunk_ = scaled < configured;
+  return scaled;
 }
 
 void DownstreamConnection::parse_request_head() {
@@ -854,7 +865,9 @@ void DownstreamConnection::next_request() {
     return parse_request_head();
   }
   worker_.buffers().release(client_in_);
-  do_wait_request(snapshot_->config.timeouts.client_idle);
+  awaiting_first_request_ = false;
+  const Timeouts& t = snapshot_->config.timeouts;
+  do_wait_request(client_wait_timeout(t.client_idle, t.client_idle_floor));
 }
 
 void DownstreamConnection::linger_close() {
@@ -965,9 +978,15 @@ void DownstreamConnection::on_deadline(DeadlineKind kind) {
     case DeadlineKind::client:
       switch (phase_) {
         case Phase::idle:
+          // A wait cut short by load is a connection given back for new clients, and counted as one.
+          if (client_timeout_shrunk_)
+            worker_.metrics().connection_reclaimed(awaiting_first_request_ ? metrics::ReclaimReason::overload_header_timeout
+                                                                           : metrics::ReclaimReason::overload_idle_timeout);
+          return close();
         case Phase::lingering:
           return close();
         case Phase::reading_head:
+          if (client_timeout_shrunk_) worker_.metrics().connection_reclaimed(metrics::ReclaimReason::overload_header_timeout);
           return fail(ProxyError::client_header_timeout);
         case Phase::tunnel:
           return finish_tunnel();

@@ -108,6 +108,8 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   void release_first_part() noexcept;
   void retry();
 
+  // The header or idle timeout as the worker's load scales it; remembers whether it was shrunk.
+  Duration client_wait_timeout(Duration configured, Duration floor) noexcept;
   void set_deadline(DeadlineKind kind, Duration timeout) noexcept;
   void clear_deadline(DeadlineKind kind) noexcept;
   void arm_timer() noexcept;
@@ -161,6 +163,9 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   // Tunnel state: per direction, finished reading (EOF seen and shutdown sent).
   bool tunnel_done_[2] = {false, false};
 
+  // The client header or idle deadline was shrunk under load; the wait is a new connection's first one.
+  bool client_timeout_shrunk_ = false;
+  bool awaiting_first_request_ = true;
   // Deadlines: the timer is armed for the earliest; moving a deadline later costs nothing.
   std::array<Clock::time_point, static_cast<std::size_t>(DeadlineKind::kCount)> deadlines_{};
   Clock::time_point timer_expiry_ = Clock::time_point::max();

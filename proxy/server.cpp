@@ -293,10 +293,12 @@ void Server::report_reclaims() {
   const std::uint64_t fresh = total - reclaimed_seen_;
   reclaimed_seen_ = total;
   if (fresh != 0 && reclaimed_in_episode_ == 0)
-    log_event("warn", "client connections at the limit: closing the ones idle the longest to admit new clients",
+    log_event("warn",
+              "client connections near the limit: closing idle and slow ones early (shrunk timeouts) and the "
+              "ones idle the longest at the cap, to keep room for new clients",
               {{"apimeter.limit", std::to_string(snapshot_->config.limits.max_client_connections)}});
   if (fresh == 0 && reclaimed_in_episode_ != 0) {
-    log_event("info", "client connections no longer reclaimed at the limit",
+    log_event("info", "client connections no longer reclaimed near the limit",
               {{"apimeter.reclaimed", std::to_string(reclaimed_in_episode_)}});
     reclaimed_in_episode_ = 0;
   }

@@ -136,7 +136,7 @@ bool Worker::reclaim_idle_connection(const DownstreamConnection& admitted) noexc
   if (idle_connections_.empty() || &idle_connections_.front() == &admitted) return false;
   DownstreamConnection& longest_idle = idle_connections_.front();
   connection_busy(longest_idle);
-  metrics_.connection_reclaimed();  // the control thread logs the episode (Server::report_reclaims)
+  metrics_.connection_reclaimed(metrics::ReclaimReason::idle_at_limit);  // logged by Server::report_reclaims
   longest_idle.force_close();
   return true;
 }

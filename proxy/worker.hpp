@@ -14,6 +14,7 @@
 #include "proxy/access_log.hpp"
 #include "common/asio_types.hpp"
 #include "proxy/buffer_pool.hpp"
+#include "proxy/overload.hpp"
 #include "common/request_record.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -51,6 +52,12 @@ class Worker {
 
   // Relaxed read for the control thread (drain).
   std::size_t open_connections() const noexcept { return open_connections_.load(std::memory_order_relaxed); }
+  // A client connection's header or idle timeout, shrunk as this worker's connections near its share of the
+  // cap (proxy/overload.hpp).
+  Duration client_timeout(Duration configured, Duration floor) const noexcept {
+    return scaled_client_timeout(configured, floor, open_connections(), max_connections_,
+                                 snapshot_->config.limits.overload_start);
+  }
 
   // Worker-thread API for connections.
   asio::io_context& io() noexcept { return io_; }

@@ -170,20 +170,26 @@ TEST(TimeoutsTest, ConnectionThatSendsNothingIsClosedAfterTheHeaderTimeoutNotThe
   EXPECT_FALSE(client.wait_closed(1s));
 }
 
-TEST(LimitsTest, AtTheConnectionCapTheLongestIdleConnectionMakesRoomForANewClient) {
-  // One worker, a cap of 4: four connections that never speak would otherwise lock every new client out
-  // until the header timeout (here 30 s).
-  Stack stack = start_stack({"--workers", "1", "--max-client-connections", "4", "--client-header-timeout", "30s"});
+// Opens `count` connections that send nothing, one at a time, each counted by the proxy before the next.
+std::vector<RawConnection> open_silent_connections(const Stack& stack, int count) {
   std::vector<RawConnection> silent;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < count; ++i) {
     silent.push_back(RawConnection::connect(stack.port()));
-    // Accepted in this order, so the first is the one idle the longest.
     std::optional<double> open;
-    ASSERT_TRUE(poll_until([&] {
+    EXPECT_TRUE(poll_until([&] {
       open = scrape_metrics(stack.proxy.admin_port).value("apimeter_client_connections_active");
       return open == static_cast<double>(i + 1);
     }, kIo)) << "open: " << open.value_or(-1) << " after " << i + 1;
   }
+  return silent;
+}
+
+TEST(LimitsTest, AtTheConnectionCapTheLongestIdleConnectionMakesRoomForANewClient) {
+  // One worker, a cap of 4: four connections that never speak would otherwise lock every new client out
+  // until the header timeout (here 30 s).
+  Stack stack = start_stack({"--workers", "1", "--max-client-connections", "4", "--client-header-timeout", "30s"});
+  // Accepted in this order, so the first is the one idle the longest.
+  std::vector<RawConnection> silent = open_silent_connections(stack, 4);
   auto start = steady_clock::now();
   HttpResponse fresh = round_trip(stack.port(), get_request("/status/200"), 5s);
   EXPECT_EQ(fresh.status, 200) << fresh.error;
@@ -194,8 +200,58 @@ TEST(LimitsTest, AtTheConnectionCapTheLongestIdleConnectionMakesRoomForANewClien
   EXPECT_EQ(metrics.value("apimeter_client_connections_reclaimed_total", {{"reason", "idle_at_limit"}}), 1);
   // The episode is logged once, by the control thread's next metrics tick (every 5 s).
   EXPECT_TRUE(stack.proxy.proc().err().wait_for(
-      [](std::string_view line) { return line.find("client connections at the limit") != std::string_view::npos; }, 10s))
+      [](std::string_view line) { return line.find("client connections near the limit") != std::string_view::npos; }, 10s))
       << stack.proxy.proc().err().text();
+}
+
+std::optional<double> reclaimed(const Stack& stack, std::string_view reason) {
+  return scrape_metrics(stack.proxy.admin_port)
+      .value("apimeter_client_connections_reclaimed_total", {{"reason", std::string(reason)}});
+}
+
+// A keep-alive connection that has had one request answered and now waits for its next.
+RawConnection client_after_one_request(const Stack& stack) {
+  RawConnection client = RawConnection::connect(stack.port());
+  EXPECT_TRUE(client.send(get_request("/bytes/5")));
+  EXPECT_EQ(read_final_response(client, kIo).status, 200);
+  return client;
+}
+
+TEST(LimitsTest, NearTheCapTheHeaderTimeoutShrinksTowardItsFloor) {
+  // Cap 10 on one worker, shrinking from 50 %: the first five silent connections get the whole 20 s, the
+  // tenth (at the cap) only the 400 ms floor, the ones between something in between.
+  Stack stack = start_stack({"--workers", "1", "--max-client-connections", "10", "--overload-start", "0.5",
+                             "--client-header-timeout", "20s", "--client-header-timeout-floor", "400ms"});
+  std::vector<RawConnection> silent = open_silent_connections(stack, 10);
+  auto start = steady_clock::now();
+  EXPECT_TRUE(silent[9].wait_closed(5s)) << "the connection at the cap kept the full header timeout";
+  EXPECT_LE(elapsed_ms(start), 400 + kSlack);
+  EXPECT_TRUE(silent[9].buffer().empty()) << "a silent connection is closed without a reply: " << silent[9].buffer();
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(silent[i].wait_closed(std::chrono::milliseconds(50))) << i;
+  EXPECT_EQ(reclaimed(stack, "overload_header_timeout"), 1);
+}
+
+TEST(LimitsTest, NearTheCapAKeepAliveWaitShrinksTowardTheIdleFloor) {
+  Stack stack = start_stack({"--workers", "1", "--max-client-connections", "10", "--overload-start", "0.5",
+                             "--client-header-timeout", "30s", "--client-idle-timeout-floor", "300ms"});
+  std::vector<RawConnection> silent = open_silent_connections(stack, 9);
+  // The tenth connection, at the cap, finishes a request: its keep-alive wait is the 300 ms floor, not 60 s.
+  RawConnection client = client_after_one_request(stack);
+  auto start = steady_clock::now();
+  EXPECT_TRUE(client.wait_closed(5s)) << "the keep-alive wait was not shrunk at the cap";
+  EXPECT_LE(elapsed_ms(start), 300 + kSlack);
+  EXPECT_EQ(reclaimed(stack, "overload_idle_timeout"), 1);
+}
+
+TEST(LimitsTest, BelowTheOverloadStartTimeoutsAreNotShrunk) {
+  Stack stack = start_stack({"--workers", "1", "--max-client-connections", "10", "--overload-start", "0.5",
+                             "--client-header-timeout-floor", "100ms", "--client-idle-timeout-floor", "100ms"});
+  std::vector<RawConnection> silent = open_silent_connections(stack, 4);
+  RawConnection client = client_after_one_request(stack);
+  EXPECT_FALSE(client.wait_closed(1s));
+  for (auto& c : silent) EXPECT_FALSE(c.wait_closed(std::chrono::milliseconds(50)));
+  for (std::string_view reason : {"overload_header_timeout", "overload_idle_timeout", "idle_at_limit"})
+    EXPECT_EQ(reclaimed(stack, reason), 0) << reason;
 }
 
 TEST(LimitsTest, AtTheConnectionCapConnectionsWithARequestInFlightAreNeverReclaimed) {
