@@ -22,6 +22,7 @@ struct RequestRecord {
   Clock::time_point upstream_connected;  // pooled connection taken or connect finished
   Clock::time_point upstream_first_byte; // first byte of the upstream response head
   Clock::time_point upstream_done;       // upstream response fully read
+  Clock::time_point upstream_given_up;   // the exchange failed before that and stopped waiting on it
   Clock::time_point done;                // last byte sent to the client (or the exchange failed)
   std::chrono::system_clock::time_point wall_start;  // wall clock at head_started: log and span timestamps
 
@@ -62,11 +63,13 @@ struct RequestRecord {
   Clock::duration total() const { return done - head_started; }
   // The upstream leg (CLIENT span, http_client_request_duration_seconds, the proxy overhead, the log's upstream
   // duration): from the first attempt to take or open an upstream connection, so connecting and a retried stale
-  // connection count, to the upstream response fully read, or to the end of the exchange when it never was.
+  // connection count, to the upstream response fully read, or to the moment the exchange gave up on it
+  // (a timeout, a reset), or to the end of the exchange when neither was recorded.
   Interval upstream_leg() const noexcept {
     const Clock::time_point start = upstream_started != Clock::time_point{} ? upstream_started : upstream_connected;
     if (start == Clock::time_point{}) return {};
-    return {start, upstream_done != Clock::time_point{} ? upstream_done : done};
+    if (upstream_done != Clock::time_point{}) return {start, upstream_done};
+    return {start, upstream_given_up != Clock::time_point{} ? upstream_given_up : done};
   }
   // The upstream response was read to its end (only those are observed as client request durations).
   bool upstream_completed() const noexcept { return upstream_leg().happened() && upstream_done != Clock::time_point{}; }

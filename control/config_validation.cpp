@@ -207,6 +207,17 @@ std::vector<Diagnostic> validate_config(const Config& config, const SettingOrigi
     report("service", "service must not be empty: it names the API in every metric");
   }
 
+  // A floor of 0 would turn a timeout off at the connection cap, exactly when connections are scarcest.
+  const Timeouts& timeouts = config.timeouts;
+  if (timeouts.client_header_floor.count() == 0)
+    report("client-header-timeout-floor", "timeouts.client_header_floor is 0: under load silent connections would "
+                                          "never time out; use at least 1ms (or limits.overload_start: 1 to keep "
+                                          "timeouts as they are)");
+  if (timeouts.client_idle_floor.count() == 0)
+    report("client-idle-timeout-floor", "timeouts.client_idle_floor is 0: under load idle connections would never "
+                                        "time out; use at least 1ms (or limits.overload_start: 1 to keep timeouts "
+                                        "as they are)");
+
   const TracingConfig& tracing = config.tracing;
   if (tracing.max_batch_spans == 0) report("tracing-max-batch-spans", "tracing.max_batch_spans is 0: nothing could be sent; use at least 1");
   if (tracing.max_queue_spans < tracing.max_batch_spans)

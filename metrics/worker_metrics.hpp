@@ -31,8 +31,9 @@ enum class ReclaimReason : std::uint8_t {
   idle_at_limit,            // at the cap: the connection idle the longest made room for a new one
   overload_idle_timeout,    // a keep-alive wait ended early: the idle timeout had shrunk under load
   overload_header_timeout,  // a silent or slow head ended early: the header timeout had shrunk under load
+  kCount,
 };
-inline constexpr std::size_t kReclaimReasons = 3;
+inline constexpr std::size_t kReclaimReasons = static_cast<std::size_t>(ReclaimReason::kCount);
 inline constexpr std::string_view kReclaimReasonLabels[kReclaimReasons] = {
     "idle_at_limit", "overload_idle_timeout", "overload_header_timeout"};
 

@@ -1,6 +1,6 @@
-// The request state machine (STYLE.md, "the life of one request"). Every completion handler captures the
-// exchange number it belongs to and returns at once when the exchange has moved on, so a late completion
-// (a cancelled read, a write racing a timeout) never acts twice.
+// The request state machine (README, "the life of one request"). Every completion handler captures the
+// connection's generation (bumped when an exchange ends) and returns at once when it has moved on, so a
+// late completion (a cancelled read, a write racing a timeout) never acts twice.
 #include "proxy/downstream_connection.hpp"
 
 #include <boost/asio/read.hpp>
@@ -71,7 +71,8 @@ void DownstreamConnection::start() {
   // A connection that has sent nothing yet is under the header timeout, not the keep-alive one: silent
   // connections must not hold a slot for a minute each.
   const Timeouts& t = snapshot_->config.timeouts;
-  awaiting_first_request_ = true;
+  // With no header timeout the first wait is an idle one, and counted as one.
+  awaiting_first_request_ = t.client_header.count() != 0;
   do_wait_request(
       t.client_header.count() != 0
           ? client_wait_timeout(t.client_header, t.client_header_floor)
@@ -121,7 +122,7 @@ void DownstreamConnection::begin_request() {
   request_pump_active_ = false;
   first_part_ = 0;
   first_part_pending_ = false;
-  response_broken_ = head_pending_ = dechunk_ = false;
+  response_read_ = response_broken_ = head_pending_ = dechunk_ = false;
   client_framing_ = ClientBodyFraming::none;
   upgrade_requested_ = false;
   tunnel_done_[0] = tunnel_done_[1] = false;
@@ -591,15 +592,16 @@ void DownstreamConnection::on_final_response() {
 std::size_t DownstreamConnection::take_response_body(char* data, std::size_t available) noexcept {
   std::size_t out = 0;
   std::size_t consumed = 0;
+  bool done = false;
   switch (response_.framing) {
     case BodyFraming::none:
-      exchange_.response_done = true;
+      done = true;
       break;
     case BodyFraming::content_length:
       out = consumed = static_cast<std::size_t>(std::min<std::uint64_t>(response_body_left_, available));
       response_body_left_ -= out;
       exchange_.record.response_body_bytes += out;
-      exchange_.response_done = response_body_left_ == 0;
+      done = response_body_left_ == 0;
       break;
     case BodyFraming::chunked:
       if (dechunk_) {
@@ -613,22 +615,36 @@ std::size_t DownstreamConnection::take_response_body(char* data, std::size_t ava
       }
       exchange_.record.response_body_bytes = response_chunks_.data_bytes();
       response_broken_ = response_chunks_.failed();
-      exchange_.response_done = response_chunks_.done();
+      done = response_chunks_.done();
       break;
     case BodyFraming::until_close:
       out = consumed = available;
       exchange_.record.response_body_bytes += out;
       break;
   }
-  // Bytes after the end of the response: the upstream is out of step, never reuse it.
-  if (exchange_.response_done && consumed < available) exchange_.upstream_reusable = false;
+  if (done) {
+    // Bytes after the end of the response: the upstream is out of step, never reuse it.
+    if (consumed < available) exchange_.upstream_reusable = false;
+    mark_response_read();
+  }
   return out;
+}
+
+void DownstreamConnection::mark_response_read() noexcept {
+  if (response_read_) return;
+  response_read_ = true;
+  exchange_.record.upstream_done = Clock::now();
+  // The upstream is done with; what is left is the client's to read (under the client deadline).
+  clear_deadline(DeadlineKind::upstream);
 }
 
 void DownstreamConnection::send_response_part(std::size_t body_bytes) {
   if (!head_pending_ && body_bytes == 0) {
     if (response_broken_) return fail(ProxyError::upstream_bad_response);
-    if (exchange_.response_done) return maybe_complete();
+    if (response_read_) {
+      exchange_.response_done = true;  // nothing of it is left to write
+      return maybe_complete();
+    }
     return do_read_response_body();
   }
   std::array<asio::const_buffer, 2> buffers{
@@ -646,9 +662,8 @@ void DownstreamConnection::on_write_response(const ErrorCode& ec, std::size_t n)
   exchange_.record.sent_bytes += n;
   upstream_in_.begin = upstream_in_.end = 0;
   if (response_broken_) return fail(ProxyError::upstream_bad_response);
-  if (exchange_.response_done) {
-    exchange_.record.upstream_done = Clock::now();
-    clear_deadline(DeadlineKind::upstream);
+  if (response_read_) {
+    exchange_.response_done = true;  // its last bytes are written
     return maybe_complete();
   }
   do_read_response_body();
@@ -663,10 +678,10 @@ void DownstreamConnection::do_read_response_body() {
 void DownstreamConnection::on_read_response_body(const ErrorCode& ec, std::size_t n) {
   if (ec) {
     if (ec == asio::error::eof && response_.framing == BodyFraming::until_close) {
-      exchange_.response_done = true;
+      // Reads follow completed writes, so everything read before the end is already sent.
       exchange_.upstream_reusable = false;
-      exchange_.record.upstream_done = Clock::now();
-      clear_deadline(DeadlineKind::upstream);
+      mark_response_read();
+      exchange_.response_done = true;
       return maybe_complete();
     }
     // The body broke off: end the client connection so the truncation is visible.
@@ -764,15 +779,13 @@ void DownstreamConnection::finish_tunnel() {
 void DownstreamConnection::fail(ProxyError error) {
   if (phase_ == Phase::closed || phase_ == Phase::lingering) return;
   if (exchange_.record.error_type.empty()) exchange_.record.error_type = error_info(error).type;
-  release_upstream(false);
+  give_up_upstream();
   const ErrorInfo& info = error_info(error);
   if (exchange_.response_started || info.status == 0 || !in_request_) {
     // Bytes of a response already went out, or the client is gone: closing is the only honest signal.
     // With a declared length or chunking the client sees the cut; a client reading until close would
     // take a FIN for a complete body, so it gets a reset.
-    const bool cut_without_framing =
-        exchange_.response_started && !exchange_.response_done && client_framing_ == ClientBodyFraming::until_close;
-    return end_exchange(cut_without_framing ? Ending::reset : Ending::close);
+    return end_exchange(cut_ending());
   }
   exchange_.record.status = info.status;
   prepare_local_reply();
@@ -820,7 +833,6 @@ void DownstreamConnection::on_write_local_reply(const ErrorCode& ec, std::size_t
 
 void DownstreamConnection::maybe_complete() {
   if (!exchange_.response_done || phase_ != Phase::exchange) return;
-  if (exchange_.record.upstream_done == Clock::time_point{}) exchange_.record.upstream_done = Clock::now();
   end_exchange(Ending::response_done);
 }
 
@@ -834,6 +846,12 @@ void DownstreamConnection::complete() {
   worker_.request_finished();
 }
 
+DownstreamConnection::Ending DownstreamConnection::cut_ending() const noexcept {
+  const bool cut_without_framing =
+      exchange_.response_started && !exchange_.response_done && client_framing_ == ClientBodyFraming::until_close;
+  return cut_without_framing ? Ending::reset : Ending::close;
+}
+
 void DownstreamConnection::end_exchange(Ending ending) {
   // What survives the exchange is decided here and only here. A request body still arriving (the upstream
   // answered early) leaves both sides out of step: where the next request starts is unknown.
@@ -843,6 +861,7 @@ void DownstreamConnection::end_exchange(Ending ending) {
   // connection end right after its response, as idle ones do then.
   const bool keep_connection =
       ending == Ending::response_done && exchange_.keep_alive && in_step && !worker_.stopped_accepting();
+  if (!keep_upstream) give_up_upstream();
   complete();
   release_upstream(keep_upstream);
   if (ending == Ending::reset) abort_connection();
@@ -875,6 +894,10 @@ void DownstreamConnection::linger_close() {
   // wrote before the client reads it; so half-close and drain the input for a moment first.
   ++generation_;
   phase_ = Phase::lingering;
+  // A body read may still be pending into client_in_ (the exchange ended before the request body did):
+  // cancel it before the buffer goes back to the pool. Its completion belongs to an old generation.
+  ErrorCode cancelled;
+  socket_.cancel(cancelled);
   worker_.buffers().release(client_in_);
   ErrorCode ignored;
   socket_.shutdown(tcp::socket::shutdown_send, ignored);
@@ -896,7 +919,7 @@ void DownstreamConnection::abort_connection() noexcept {
 void DownstreamConnection::close() {
   if (phase_ == Phase::closed) return;
   // An exchange still open (a worker stopping, a timeout) ends with the connection, and is accounted for.
-  if (in_request_) return end_exchange(Ending::close);
+  if (in_request_) return end_exchange(cut_ending());
   close_connection();
 }
 
@@ -912,6 +935,14 @@ void DownstreamConnection::close_connection() {
   worker_.buffers().release(head_out_);
   worker_.buffers().release(upstream_in_);
   worker_.connection_closed(*this);
+}
+
+void DownstreamConnection::give_up_upstream() noexcept {
+  RequestRecord& r = exchange_.record;
+  // The upstream leg ends here, not with the reply or the cut that follows.
+  if (r.upstream_leg().happened() && r.upstream_done == Clock::time_point{} && r.upstream_given_up == Clock::time_point{})
+    r.upstream_given_up = Clock::now();
+  release_upstream(false);
 }
 
 void DownstreamConnection::release_upstream(bool reusable) noexcept {

@@ -94,13 +94,15 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
     reset,          // end it with a RST: a close-delimited body was cut, and a FIN would look like its end
   };
   void end_exchange(Ending ending);
+  // How a connection cut mid-response must end: a reset when its body is close-delimited, else a FIN.
+  Ending cut_ending() const noexcept;
   void complete();
   void next_request();
   void linger_close();
   void on_linger_read(const ErrorCode& ec, std::size_t n);
   void close();             // the connection ends; an exchange still open ends with it
   void close_connection();  // the socket, timer and buffers go; the exchange is already accounted for
-  void abort_connection() noexcept;  // the next close() sends RST instead of FIN
+  void abort_connection() noexcept;  // the next close_connection() sends RST instead of FIN
   void finish_tunnel();
   void consume_client(std::size_t n) noexcept;
   // Body bytes that came with the head stay in client_in_ while retry() may send the request again; once
@@ -118,6 +120,10 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
 
   bool retry_allowed() const noexcept;
   void release_upstream(bool reusable) noexcept;
+  // The exchange stops waiting on its upstream (a failure, a cut): the upstream leg ends now.
+  void give_up_upstream() noexcept;
+  // The upstream response was read to its end: upstream_done, and the upstream deadline goes.
+  void mark_response_read() noexcept;
 
   Worker& worker_;
   Socket socket_;
@@ -156,6 +162,7 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   // Response relay state.
   std::uint64_t response_body_left_ = 0;
   ClientBodyFraming client_framing_ = ClientBodyFraming::none;
+  bool response_read_ = false;     // the upstream response was read to its end (maybe not yet sent)
   bool response_broken_ = false;   // the upstream's body framing failed mid-relay
   bool head_pending_ = false;      // the client response head still has to go out with the next part
   bool dechunk_ = false;           // HTTP/1.0 client and chunked upstream: strip the framing

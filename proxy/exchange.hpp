@@ -35,7 +35,7 @@ struct Exchange {
   bool keep_alive = true;          // the client may send another request on this connection
   bool upstream_reusable = false;  // the upstream connection ended in step and may go back to the pool
   bool response_started = false;   // bytes of a final response (or a local reply) went to the client
-  bool response_done = false;      // the whole response went to the client
+  bool response_done = false;      // the whole response was written to the client
 };
 
 }  // namespace apimeter

@@ -19,7 +19,9 @@ constexpr Duration scaled_client_timeout(Duration configured, Duration floor, st
   if (load <= start) return configured;
   const double pressure = load >= 1.0 ? 1.0 : (load - start) / (1.0 - start);
   const double span = static_cast<double>((configured - floor).count());
-  return configured - Duration(static_cast<Duration::rep>(pressure * span));
+  const Duration scaled = configured - Duration(static_cast<Duration::rep>(pressure * span));
+  // Never 0, which would mean no timeout at all exactly when connections are scarcest.
+  return scaled.count() > 0 ? scaled : Duration(1);
 }
 
 }  // namespace apimeter

@@ -40,6 +40,16 @@ TEST(RequestRecord, AnUpstreamThatNeverFinishedEndsItsLegWithTheExchange) {
   EXPECT_FALSE(r.time_to_first_byte().happened());
 }
 
+TEST(RequestRecord, AnUpstreamGivenUpOnEndsItsLegThereNotAfterTheReply) {
+  RequestRecord r = exchange_that_went_upstream();
+  r.upstream_first_byte = r.upstream_done = Clock::time_point{};
+  r.upstream_given_up = r.head_started + 300ms;  // the response timeout fired
+  r.done = r.head_started + 900ms;               // then the 504 crawled to a slow client
+  EXPECT_EQ(r.upstream_leg().end, r.upstream_given_up);
+  EXPECT_EQ(r.upstream_time(), 299ms);
+  EXPECT_FALSE(r.upstream_completed());
+}
+
 TEST(RequestRecord, WithoutAnAttemptTimeTheLegStartsAtTheConnection) {
   RequestRecord r = exchange_that_went_upstream();
   r.upstream_started = Clock::time_point{};

@@ -194,5 +194,17 @@ TEST(ConfigValidate, ShadowMessageOmitsLineWhenUnknown) {
             "route \"y\" can never match: route \"x\" matches every request it would");
 }
 
+TEST(ConfigValidate, AZeroTimeoutFloorIsRefused) {
+  Config config;
+  config.upstreams.push_back(HostPort{"a", 1});
+  config.timeouts.client_header_floor = Duration{0};
+  config.timeouts.client_idle_floor = Duration{0};
+  std::vector<std::string> all;
+  for (const Diagnostic& d : validate_config(config)) all.push_back(format_diagnostic(d));
+  ASSERT_EQ(all.size(), 2u) << ::testing::PrintToString(all);
+  EXPECT_THAT(all[0], HasSubstr("timeouts.client_header_floor is 0"));
+  EXPECT_THAT(all[1], HasSubstr("timeouts.client_idle_floor is 0"));
+}
+
 }  // namespace
 }  // namespace apimeter

@@ -46,5 +46,9 @@ TEST(Overload, NoCapADisabledTimeoutOrAHighFloorLeaveTheTimeoutAlone) {
   EXPECT_EQ(scaled_client_timeout(2s, 5s, 1000, 1000, 0.8), 2s);
 }
 
+TEST(Overload, AShrunkTimeoutIsNeverZero) {
+  EXPECT_EQ(scaled_client_timeout(60s, Duration{0}, 1000, 1000, 0.8), Duration{1});
+}
+
 }  // namespace
 }  // namespace apimeter
