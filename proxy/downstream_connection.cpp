@@ -861,9 +861,13 @@ void DownstreamConnection::end_exchange(Ending ending) {
   // connection end right after its response, as idle ones do then.
   const bool keep_connection =
       ending == Ending::response_done && exchange_.keep_alive && in_step && !worker_.stopped_accepting();
-  if (!keep_upstream) give_up_upstream();
+  // Before the complete step: a given-up upstream ends the leg the sinks read.
+  if (keep_upstream) {
+    release_upstream(true);
+  } else {
+    give_up_upstream();
+  }
   complete();
-  release_upstream(keep_upstream);
   if (ending == Ending::reset) abort_connection();
   if (ending != Ending::response_done) return close_connection();
   worker_.buffers().release(head_out_);
