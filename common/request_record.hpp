@@ -50,6 +50,8 @@ struct RequestRecord {
   bool upstream_retried = false; // a stale pooled connection was replaced once
   std::string_view host;          // the request's Host (or absolute-form authority)
   std::uint16_t listen_port = 0;  // the proxy port the client connected to
+  std::string_view scheme = "http";       // "https" on a TLS listener
+  std::string_view tls_protocol_version;  // "1.2", "1.3" over TLS; empty in cleartext
   int upstream_status = 0;        // status of the upstream's final response head; 0 if none arrived
   TraceContext trace;
 

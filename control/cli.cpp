@@ -437,7 +437,7 @@ std::string help_text() {
       "  SIZE      bytes, or a whole number of B, KiB, MiB or GiB: 512, 16KiB, 1MiB\n"
       "  HOST:PORT 0.0.0.0:8080, [::1]:8080, shop:3000\n"
       "  SECONDS   histogram bounds: plain seconds (0.005, 2.5) or durations (5ms, 2500ms)\n"
-      "  SOURCE    none, header, jwt_claim, api_key, cookie or client_address\n"
+      "  SOURCE    none, header, jwt_claim, api_key, cookie, client_address or client_certificate\n"
       "  [,...]    a comma-separated list; repeating the flag adds to it\n"
       "\n"
       "Routes (with their own buckets) and metrics.extra_labels are configured in the file only;\n"

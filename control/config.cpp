@@ -22,6 +22,7 @@ std::string_view UserIdentityConfig::effective_name() const noexcept {
       return name;
     case IdentitySource::none:
     case IdentitySource::client_address:
+    case IdentitySource::client_certificate:
       break;
   }
   return {};

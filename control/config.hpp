@@ -81,12 +81,13 @@ struct MetricsConfig {
   std::vector<ExtraLabelConfig> extra_labels;  // at most defaults::kMetricsMaxExtraLabels
 };
 
-// Where a request's user id comes from. jwt_claim reads a claim of an `Authorization: Bearer` token.
-enum class IdentitySource { none, header, jwt_claim, api_key, cookie, client_address };
+// Where a request's user id comes from. jwt_claim reads a claim of an `Authorization: Bearer` token;
+// client_certificate is the subject of the certificate a TLS client presented (tls.client_ca_file).
+enum class IdentitySource { none, header, jwt_claim, api_key, cookie, client_address, client_certificate };
 struct UserIdentityConfig {
   IdentitySource source = IdentitySource::none;
   // The header (header, api_key), claim (jwt_claim) or cookie (cookie) name; empty = the source's default
-  // from control/limits.hpp (a cookie has none). Unused by none and client_address.
+  // from control/limits.hpp (a cookie has none). Unused by none, client_address and client_certificate.
   std::string name;
 
   // `name`, or the source's default when it is empty; empty when the source takes no name.
@@ -119,6 +120,21 @@ struct TracingConfig {
   Duration shutdown_timeout = defaults::kTracingShutdownTimeout;
 };
 
+// TLS termination on the listener. Off while cert_file is empty; the files are read when the snapshot is
+// built, so a reload picks up renewed certificates.
+enum class TlsVersion { tls1_2, tls1_3 };
+enum class ClientCertificateMode { required, optional };
+struct TlsConfig {
+  std::string cert_file;       // PEM certificate chain, the server's own certificate first
+  std::string key_file;        // PEM private key of that certificate
+  std::string client_ca_file;  // PEM CAs that sign client certificates; empty = no client certificates
+  ClientCertificateMode client_certificate = ClientCertificateMode::required;  // with client_ca_file only
+  TlsVersion min_version = TlsVersion::tls1_2;
+  std::string ciphers{defaults::kTlsCiphers};  // TLS 1.2 cipher list (OpenSSL syntax)
+
+  bool enabled() const noexcept { return !cert_file.empty(); }
+};
+
 struct Config {
   std::string service = "default";
   HostPort listen{"0.0.0.0", 8080};
@@ -138,6 +154,7 @@ struct Config {
   MetricsConfig metrics;
   UserIdentityConfig user_identity;
   TracingConfig tracing;
+  TlsConfig tls;
   std::vector<RouteConfig> routes;
   std::string config_path;  // the file it was loaded from, for SIGHUP; empty in zero-config mode
 };

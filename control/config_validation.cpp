@@ -167,9 +167,13 @@ void check_user_identity(const UserIdentityConfig& identity, const SettingOrigin
       }
       break;
     case IdentitySource::client_address:
+    case IdentitySource::client_certificate:
       if (!identity.name.empty()) {
         report("user-identity-name",
-               "user_identity.name means nothing for source client_address; leave it empty");
+               "user_identity.name means nothing for source " +
+                   std::string(identity.source == IdentitySource::client_address ? "client_address"
+                                                                                 : "client_certificate") +
+                   "; leave it empty");
       }
       break;
     case IdentitySource::header:
@@ -189,6 +193,28 @@ void check_user_identity(const UserIdentityConfig& identity, const SettingOrigin
     case IdentitySource::jwt_claim:
       break;  // any claim name; empty means sub
   }
+}
+
+// The files themselves are read when the snapshot is built; here only what belongs together.
+void check_tls(const TlsConfig& tls, const UserIdentityConfig& identity, const SettingOrigins& origins,
+               std::vector<Diagnostic>& problems) {
+  auto report = [&](std::string_view flag, std::string message) {
+    problems.push_back(Diagnostic{origins.find(flag), std::move(message)});
+  };
+  if (tls.cert_file.empty() != tls.key_file.empty())
+    report(tls.cert_file.empty() ? "tls-key-file" : "tls-cert-file",
+           "tls.cert_file and tls.key_file go together: set both to serve HTTPS, or neither");
+  if (!tls.client_ca_file.empty() && !tls.enabled())
+    report("tls-client-ca-file",
+           "tls.client_ca_file is set but tls.cert_file is not: client certificates "
+           "need a TLS listener");
+  if (tls.enabled() && tls.ciphers.empty())
+    report("tls-ciphers", "tls.ciphers is empty: no TLS 1.2 client could connect; remove it for the default");
+  if (identity.source == IdentitySource::client_certificate && tls.client_ca_file.empty() &&
+      !origins.rejected.contains("user-identity-source"))
+    report("user-identity-source",
+           "user_identity.source is client_certificate but tls.client_ca_file is not "
+           "set, so no client presents a certificate");
 }
 
 }  // namespace
@@ -268,6 +294,7 @@ std::vector<Diagnostic> validate_config(const Config& config, const SettingOrigi
 
   check_metrics(config, origins, problems);
   check_user_identity(config.user_identity, origins, problems);
+  check_tls(config.tls, config.user_identity, origins, problems);
 
   // Each route on its own, then names and shadowing among the well-formed ones.
   std::vector<std::optional<RouteTemplate>> templates(config.routes.size());

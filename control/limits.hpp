@@ -79,6 +79,12 @@ inline constexpr Duration kTracingRetryMaxBackoff = 30s;
 inline constexpr Duration kTracingRetryMaxElapsed = 60s;    // then the batch is dropped
 inline constexpr Duration kTracingShutdownTimeout = 5s;     // flush on drain
 inline constexpr std::size_t kTracingRingBytesPerWorker = 4 << 20;  // encoded spans waiting per worker
+
+// TLS on the listener (tls.*): TLS 1.2 ciphers of Mozilla's "intermediate" profile (forward secrecy and
+// AEAD only); TLS 1.3 keeps OpenSSL's default suites, which are all of that kind.
+inline constexpr std::string_view kTlsCiphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 }  // namespace defaults
 
 struct Limits {

@@ -49,7 +49,7 @@ bool assign_field(Config& config, std::string_view text, std::string& error) {
     bool value = false;
     if (!parse_bool(text, value, error)) return false;
     target = value;
-  } else if constexpr (K == ValueKind::string) {
+  } else if constexpr (K == ValueKind::string || K == ValueKind::optional_path) {
     static_assert(std::is_same_v<T, std::string>);
     target = std::string(text);
   } else if constexpr (K == ValueKind::path) {
@@ -101,7 +101,7 @@ std::string render_field(const Config& config) {
     return std::to_string(value);
   } else if constexpr (K == ValueKind::boolean) {
     return value ? "true" : "false";
-  } else if constexpr (K == ValueKind::string || K == ValueKind::path) {
+  } else if constexpr (K == ValueKind::string || K == ValueKind::path || K == ValueKind::optional_path) {
     return value;
   } else if constexpr (K == ValueKind::ratio) {
     return format_seconds(value);  // the shortest exact decimal
@@ -212,9 +212,17 @@ struct EnumName {
 constexpr EnumName<RouteLabel> kRouteLabels[] = {{"template", RouteLabel::path_template},
                                                  {"name", RouteLabel::name}};
 constexpr EnumName<IdentitySource> kIdentitySources[] = {
-    {"none", IdentitySource::none},           {"header", IdentitySource::header},
-    {"jwt_claim", IdentitySource::jwt_claim}, {"api_key", IdentitySource::api_key},
-    {"cookie", IdentitySource::cookie},       {"client_address", IdentitySource::client_address}};
+    {"none", IdentitySource::none},
+    {"header", IdentitySource::header},
+    {"jwt_claim", IdentitySource::jwt_claim},
+    {"api_key", IdentitySource::api_key},
+    {"cookie", IdentitySource::cookie},
+    {"client_address", IdentitySource::client_address},
+    {"client_certificate", IdentitySource::client_certificate}};
+
+constexpr EnumName<TlsVersion> kTlsVersions[] = {{"1.2", TlsVersion::tls1_2}, {"1.3", TlsVersion::tls1_3}};
+constexpr EnumName<ClientCertificateMode> kClientCertificateModes[] = {
+    {"required", ClientCertificateMode::required}, {"optional", ClientCertificateMode::optional}};
 
 constexpr EnumName<tracing::SamplerKind> kSamplers[] = {
     {"parentbased_traceidratio", tracing::SamplerKind::parentbased_traceidratio},
@@ -278,6 +286,24 @@ constexpr OptionRow kOptions[] = {
                                       "name of the measured API, the service of every metric"),
     row<VK::count, &Config::workers>("workers", "workers",
                                      "worker threads, one event loop each; 0 = one per CPU"),
+
+    row<VK::optional_path, &Config::tls, &TlsConfig::cert_file>(
+        "tls-cert-file", "tls.cert_file",
+        "PEM certificate chain the listener serves HTTPS with (and tls.key_file); empty = cleartext HTTP"),
+    row<VK::optional_path, &Config::tls, &TlsConfig::key_file>("tls-key-file", "tls.key_file",
+                                                               "PEM private key of tls.cert_file"),
+    row<VK::optional_path, &Config::tls, &TlsConfig::client_ca_file>(
+        "tls-client-ca-file", "tls.client_ca_file",
+        "PEM CAs client certificates must chain to (mutual TLS); empty = no client certificates"),
+    enum_row<VK::client_certificate_mode, kClientCertificateModes, &Config::tls,
+             &TlsConfig::client_certificate>(
+        "tls-client-certificate", "tls.client_certificate",
+        "with tls.client_ca_file: a client without a valid certificate is refused (required) or served "
+        "(optional; one it does present must verify)"),
+    enum_row<VK::tls_version, kTlsVersions, &Config::tls, &TlsConfig::min_version>(
+        "tls-min-version", "tls.min_version", "oldest TLS version accepted"),
+    row<VK::string, &Config::tls, &TlsConfig::ciphers>(
+        "tls-ciphers", "tls.ciphers", "TLS 1.2 cipher list in OpenSSL syntax (TLS 1.3 suites are OpenSSL's)"),
 
     row<VK::size, &Config::limits, &Limits::max_request_header_bytes>(
         "max-request-header-bytes", "limits.max_request_header_bytes", "request line plus headers; 431"),
@@ -390,7 +416,8 @@ constexpr OptionRow kOptions[] = {
     enum_row<VK::compression, kCompressions, &Config::tracing, &TracingConfig::compression>(
         "tracing-compression", "tracing.compression", "export bodies compressed with gzip, or not"),
     row<VK::duration, &Config::tracing, &TracingConfig::export_timeout>(
-        "tracing-export-timeout", "tracing.export_timeout", "one export request to the collector, connect included"),
+        "tracing-export-timeout", "tracing.export_timeout",
+        "one export request to the collector, connect included"),
     enum_row<VK::trace_sampler, kSamplers, &Config::tracing, &TracingConfig::sampler>(
         "tracing-sampler", "tracing.sampler", "head sampler, by its OTEL_TRACES_SAMPLER name"),
     row<VK::ratio, &Config::tracing, &TracingConfig::sampler_ratio>(
@@ -405,9 +432,11 @@ constexpr OptionRow kOptions[] = {
     enum_row<VK::b3_propagation, kB3Emits, &Config::tracing, &TracingConfig::b3>(
         "tracing-b3", "tracing.b3", "B3 headers to the upstream besides traceparent: off, single or multi"),
     row<VK::boolean, &Config::tracing, &TracingConfig::capture_query>(
-        "tracing-capture-query", "tracing.capture_query", "record the query string (url.query); it may hold secrets"),
+        "tracing-capture-query", "tracing.capture_query",
+        "record the query string (url.query); it may hold secrets"),
     row<VK::string, &Config::tracing, &TracingConfig::service_name>(
-        "tracing-service-name", "tracing.service_name", "service.name of the spans; if empty: service (OTEL_SERVICE_NAME)"),
+        "tracing-service-name", "tracing.service_name",
+        "service.name of the spans; if empty: service (OTEL_SERVICE_NAME)"),
     OptionRow{"tracing-resource-attributes", "tracing.resource_attributes", VK::key_value_list,
               "extra resource attributes, e.g. deployment.environment=prod (OTEL_RESOURCE_ATTRIBUTES)",
               &assign_key_values<false, &Config::tracing, &TracingConfig::resource_attributes>,
@@ -428,7 +457,8 @@ constexpr OptionRow kOptions[] = {
         "tracing-retry-max-elapsed", "tracing.retry_max_elapsed",
         "a batch still failing after this long is dropped and counted"),
     row<VK::duration, &Config::tracing, &TracingConfig::shutdown_timeout>(
-        "tracing-shutdown-timeout", "tracing.shutdown_timeout", "on shutdown, queued spans get this long to be exported"),
+        "tracing-shutdown-timeout", "tracing.shutdown_timeout",
+        "on shutdown, queued spans get this long to be exported"),
 };
 
 }  // namespace
@@ -488,6 +518,7 @@ std::string_view value_placeholder(ValueKind kind) noexcept {
     case ValueKind::string:
       return "TEXT";
     case ValueKind::path:
+    case ValueKind::optional_path:
       return "FILE";
     case ValueKind::bind_address:
       return "HOST:PORT";
@@ -517,6 +548,10 @@ std::string_view value_placeholder(ValueKind kind) noexcept {
       return "KEY=VALUE[,...]";
     case ValueKind::http_url:
       return "URL";
+    case ValueKind::tls_version:
+      return "1.2|1.3";
+    case ValueKind::client_certificate_mode:
+      return "required|optional";
   }
   return "VALUE";
 }
@@ -535,6 +570,8 @@ std::string_view value_description(ValueKind kind) noexcept {
       return "a string";
     case ValueKind::path:
       return "a file name";
+    case ValueKind::optional_path:
+      return "a file name, or empty for none";
     case ValueKind::bind_address:
       return "a host:port like 0.0.0.0:8080";
     case ValueKind::endpoint_list:
@@ -550,7 +587,7 @@ std::string_view value_description(ValueKind kind) noexcept {
     case ValueKind::route_label:
       return "template or name";
     case ValueKind::identity_source:
-      return "none, header, jwt_claim, api_key, cookie or client_address";
+      return "none, header, jwt_claim, api_key, cookie, client_address or client_certificate";
     case ValueKind::ratio:
       return "a number from 0 to 1 like 0.01";
     case ValueKind::trace_sampler:
@@ -564,6 +601,10 @@ std::string_view value_description(ValueKind kind) noexcept {
       return "key=value pairs separated by commas";
     case ValueKind::http_url:
       return "a URL like http://otel-collector:4318/v1/traces";
+    case ValueKind::tls_version:
+      return "1.2 or 1.3";
+    case ValueKind::client_certificate_mode:
+      return "required or optional";
   }
   return "a value";
 }

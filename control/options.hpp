@@ -23,6 +23,7 @@ enum class ValueKind {
   boolean,           // "true" | "false"
   string,            // any text, may be empty
   path,              // a file name; not empty
+  optional_path,     // a file name, or empty for none
   bind_address,      // host:port to listen on; port 0 = any free port
   endpoint_list,     // host:port[,host:port...]; port 1-65535; YAML also takes a list
   access_log,        // "stdout" | "off" | a file path
@@ -30,13 +31,15 @@ enum class ValueKind {
   duration_buckets,  // histogram bounds, increasing: "5ms,10ms,1s" or seconds "0.005,0.01,1"; YAML list too
   size_buckets,      // histogram bounds, increasing: "64,1KiB,1MiB"; YAML also takes a list
   route_label,       // "template" | "name"
-  identity_source,   // "none" | "header" | "jwt_claim" | "api_key" | "cookie" | "client_address"
+  identity_source,   // "none" | "header" | "jwt_claim" | "api_key" | "cookie" | "client_address" | ...
   ratio,             // a number from 0 to 1: "0.01", "1"
   trace_sampler,     // an OTEL_TRACES_SAMPLER name: "parentbased_traceidratio", "always_on", ...
   b3_propagation,    // "off" | "single" | "multi"
   compression,       // "none" | "gzip"
   key_value_list,    // "key=value,key2=value2" with URL-encoded values, as OTEL_EXPORTER_OTLP_HEADERS
   http_url,          // "http://host:port/path"
+  tls_version,       // "1.2" | "1.3"
+  client_certificate_mode,  // "required" | "optional"
 };
 
 struct OptionRow {

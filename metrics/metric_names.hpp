@@ -51,6 +51,21 @@ inline constexpr FamilyName kConnectionsReclaimed{"apimeter_client_connections_r
 inline constexpr FamilyName kConnectionsLimit{"apimeter_client_connections_limit", T::Gauge,
     "Open client connections at which idle ones are reclaimed for new clients, or accepting pauses "
     "(limits.max_client_connections); 0 means unlimited."};
+// TLS on the listener: service (handshakes: result, then tls_protocol_version or error_type).
+inline constexpr FamilyName kTlsHandshakes{
+    "apimeter_tls_handshakes_total", T::Counter,
+    "TLS handshakes on the listener: result=success by tls_protocol_version, result=failure by error_type "
+    "(timeout, closed, http_request, unsupported_protocol, no_shared_cipher, no_application_protocol, "
+    "certificate_required, certificate_expired, bad_certificate, error)."};
+inline constexpr FamilyName kTlsResumed{
+    "apimeter_tls_sessions_resumed_total", T::Counter,
+    "Successful TLS handshakes that resumed an earlier session from its ticket."};
+inline constexpr FamilyName kTlsHandshakeDuration{"apimeter_tls_handshake_duration_seconds", T::Histogram,
+                                                  "Duration of successful TLS handshakes: connection "
+                                                  "accepted to handshake done, client round trips included."};
+inline constexpr FamilyName kTlsCertificateExpiry{
+    "apimeter_tls_certificate_expiry_seconds", T::Gauge,
+    "Seconds until the certificate the listener serves expires (its notAfter); negative once it has."};
 inline constexpr FamilyName kUpstreamConnections{"http_client_open_connections", T::Gauge,
     "Upstream connections by state: idle in the pool, or active (serving a request)."};
 inline constexpr FamilyName kConnectErrors{"apimeter_upstream_connect_errors_total", T::Counter,

@@ -240,6 +240,10 @@ struct MetricsRegistry::Merged {
   std::int64_t active_connections = 0;
   std::uint64_t connections_total = 0;
   std::array<std::uint64_t, kReclaimReasons> connections_reclaimed{};  // by ReclaimReason
+  std::array<std::uint64_t, kTlsVersionLabels> tls_handshakes{};       // successes by TlsVersionLabel
+  std::array<std::uint64_t, kTlsHandshakeFailures> tls_failures{};     // by TlsHandshakeFailure
+  std::uint64_t tls_resumed = 0;
+  BucketCounts tls_handshake_duration;
   std::uint64_t pool_idle = 0;
   std::uint64_t pool_in_use = 0;
   std::uint64_t dropped = 0;
@@ -278,6 +282,11 @@ void MetricsRegistry::reload_succeeded() {
   last_reload_ok_.store(clock_.wall_seconds(), std::memory_order_relaxed);
 }
 
+void MetricsRegistry::set_tls_source(std::function<TlsListenerSample()> source) {
+  std::lock_guard lock(mutex_);
+  tls_source_ = std::move(source);
+}
+
 void MetricsRegistry::reload_failed() { reloads_failed_.fetch_add(1, std::memory_order_relaxed); }
 
 MetricsRegistry::Merged MetricsRegistry::merge(Clock::time_point now) const {
@@ -300,6 +309,12 @@ MetricsRegistry::Merged MetricsRegistry::merge(Clock::time_point now) const {
     m.connections_total += w->connections_total();
     for (std::size_t r = 0; r < kReclaimReasons; ++r)
       m.connections_reclaimed[r] += w->connections_reclaimed(static_cast<ReclaimReason>(r));
+    for (std::size_t v = 0; v < kTlsVersionLabels; ++v)
+      m.tls_handshakes[v] += w->tls_handshakes(static_cast<TlsVersionLabel>(v));
+    for (std::size_t f = 0; f < kTlsHandshakeFailures; ++f)
+      m.tls_failures[f] += w->tls_handshake_failures(static_cast<TlsHandshakeFailure>(f));
+    m.tls_resumed += w->tls_resumed();
+    m.tls_handshake_duration.add(w->tls_handshake_duration());
     m.pool_idle += w->pool_idle();
     m.pool_in_use += w->pool_in_use();
     m.dropped += w->series_dropped();
@@ -477,6 +492,36 @@ Exposition MetricsRegistry::collect_exposition() const {
       f.push(counter({{"service", service}, {"reason", std::string(kReclaimReasonLabels[r])}},
                      static_cast<double>(m.connections_reclaimed[r])),
              start_wall_);
+    f.into(e);
+  }
+  // TLS families while the listener serves TLS, or once it has (a reload may have turned it off).
+  const TlsListenerSample tls = tls_source_ ? tls_source_() : TlsListenerSample{};
+  if (tls.enabled || m.tls_handshake_duration.count() != 0 ||
+      std::accumulate(m.tls_failures.begin(), m.tls_failures.end(), std::uint64_t{0}) != 0) {
+    FamilyOut handshakes(families::kTlsHandshakes);
+    for (std::size_t v = 0; v < kTlsVersionLabels; ++v)
+      handshakes.push(counter({{"service", service},
+                               {"result", "success"},
+                               {"tls_protocol_version", std::string(kTlsVersionLabelValues[v])}},
+                              static_cast<double>(m.tls_handshakes[v])),
+                      start_wall_);
+    for (std::size_t f = 0; f < kTlsHandshakeFailures; ++f)
+      handshakes.push(counter({{"service", service},
+                               {"result", "failure"},
+                               {"error_type", std::string(kTlsHandshakeFailureLabels[f])}},
+                              static_cast<double>(m.tls_failures[f])),
+                      start_wall_);
+    handshakes.into(e);
+    FamilyOut resumed(families::kTlsResumed);
+    resumed.push(counter(svc, static_cast<double>(m.tls_resumed)), start_wall_);
+    resumed.into(e);
+    FamilyOut duration(families::kTlsHandshakeDuration);
+    duration.push(histogram(svc, m.tls_handshake_duration), start_wall_);
+    duration.into(e);
+  }
+  if (tls.enabled) {
+    FamilyOut f(families::kTlsCertificateExpiry);
+    f.push(gauge(svc, tls.certificate_not_after - clock_.wall_seconds()));
     f.into(e);
   }
   {

@@ -44,6 +44,12 @@ struct UpstreamEndpointSample {
   std::uint64_t attempts = 0, connects = 0, connect_errors = 0;
 };
 
+// The TLS listener as the scrape needs it (proxy/ fills it from its snapshot).
+struct TlsListenerSample {
+  bool enabled = false;              // the configuration in force serves TLS
+  double certificate_not_after = 0;  // unix seconds: notAfter of the certificate served
+};
+
 // The /stats document's version: bumped when a field changes meaning or goes away (adding one does not).
 inline constexpr std::uint64_t kStatsVersion = 2;
 
@@ -69,6 +75,8 @@ class MetricsRegistry : public prometheus::Collectable {
   void set_tracing_source(std::function<TracingExportSample()> source);
   // Control thread: where apimeter_access_log_lines_dropped_total comes from; called on every scrape.
   void set_access_log_source(std::function<std::uint64_t()> dropped_lines);
+  // Control thread: the TLS listener's served certificate; called on every scrape.
+  void set_tls_source(std::function<TlsListenerSample()> source);
   // Control thread: the upstream endpoints /stats lists; called on every /stats request.
   void set_upstream_source(std::function<std::vector<UpstreamEndpointSample>()> source);
   // Any thread, at start and on reload: limits.max_client_connections (0 = unlimited), exported as
@@ -116,6 +124,7 @@ class MetricsRegistry : public prometheus::Collectable {
   std::function<TracingExportSample()> tracing_source_;
   std::function<std::uint64_t()> access_log_source_;
   std::function<std::vector<UpstreamEndpointSample>()> upstream_source_;
+  std::function<TlsListenerSample()> tls_source_;
   std::atomic<std::uint64_t> connection_limit_{0};
 
   std::atomic<std::uint64_t> reloads_ok_{0};

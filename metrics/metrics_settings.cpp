@@ -49,8 +49,9 @@ std::vector<std::string> validate(const MetricsSettings& s) {
   if (s.max_learned_templates == 0) errors.push_back("metrics: max_learned_templates must be at least 1");
   if (s.top_users == 0) errors.push_back("metrics: top_users must be at least 1");
   if (s.max_series == 0) errors.push_back("metrics: max_series must be at least 1");
-  if (s.user_source.kind != UserIdentitySource::Kind::none && s.user_source.kind != UserIdentitySource::Kind::client_address &&
-      s.user_source.name.empty())
+  using Kind = UserIdentitySource::Kind;
+  if (s.user_source.kind != Kind::none && s.user_source.kind != Kind::client_address &&
+      s.user_source.kind != Kind::client_certificate && s.user_source.name.empty())
     errors.push_back("metrics: the user identity source needs a header, claim or cookie name");
   if (s.extra_labels.size() > kMaxExtraLabels)
     errors.push_back(fmt::format("metrics: at most {} extra labels", kMaxExtraLabels));

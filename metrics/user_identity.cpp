@@ -270,7 +270,7 @@ std::string_view cookie_value(std::string_view header, std::string_view name) no
 }
 
 std::string_view extract_user(const UserIdentitySource& source, HeaderLookup headers,
-                              std::string_view client_address, std::span<char> scratch) noexcept {
+                              const PeerIdentity& peer, std::span<char> scratch) noexcept {
   using Kind = UserIdentitySource::Kind;
   switch (source.kind) {
     case Kind::none:
@@ -278,7 +278,9 @@ std::string_view extract_user(const UserIdentitySource& source, HeaderLookup hea
     case Kind::header:
       return trim_ows(headers(source.name));
     case Kind::client_address:
-      return client_address;
+      return peer.address;
+    case Kind::client_certificate:
+      return peer.certificate_subject;
     case Kind::cookie:
       return cookie_value(headers("Cookie"), source.name);
     case Kind::jwt_claim:

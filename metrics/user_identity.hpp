@@ -16,7 +16,7 @@
 namespace apimeter::metrics {
 
 struct UserIdentitySource {
-  enum class Kind { none, header, jwt_claim, api_key_header, cookie, client_address };
+  enum class Kind { none, header, jwt_claim, api_key_header, cookie, client_address, client_certificate };
   Kind kind = Kind::none;
   // The header name (header, api_key_header), the claim name (jwt_claim, e.g. "sub"), or the cookie name.
   std::string name;
@@ -42,13 +42,20 @@ class HeaderLookup {
   std::string_view (*call_)(const void*, std::string_view);
 };
 
+// What the connection knows of its peer: its address, and the subject of the certificate it presented over
+// TLS (RFC 2253, "CN=crm,O=Acme"; empty without one).
+struct PeerIdentity {
+  std::string_view address;
+  std::string_view certificate_subject;
+};
+
 // Scratch needed by extract_user: a decoded JWT payload larger than the scratch gives no identity.
 inline constexpr std::size_t kUserScratchBytes = 2048;
 
-// The identity of the request, or an empty view. The result points into a header value, `client_address`
-// or `scratch`, so it is valid as long as those are. API keys come out as "key_" + 16 hex digits.
+// The identity of the request, or an empty view. The result points into a header value, `peer` or
+// `scratch`, so it is valid as long as those are. API keys come out as "key_" + 16 hex digits.
 std::string_view extract_user(const UserIdentitySource& source, HeaderLookup headers,
-                              std::string_view client_address, std::span<char> scratch) noexcept;
+                              const PeerIdentity& peer, std::span<char> scratch) noexcept;
 
 // Building blocks, exposed for tests and for other observe-only uses.
 // Decodes base64url (also accepts the standard alphabet and optional '=' padding); nullopt when malformed

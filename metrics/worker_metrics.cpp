@@ -41,9 +41,19 @@ std::size_t WorkerMetrics::RequestKeyHash::operator()(const RequestKey& k) const
   return static_cast<std::size_t>(hash_combine(a, b));
 }
 
+const LayoutPtr& tls_handshake_layout() {
+  static const LayoutPtr layout = std::make_shared<const HistogramLayout>(
+      kDurationScale, kNanosPerSecond,
+      std::vector<double>(std::begin(kTlsHandshakeBuckets), std::end(kTlsHandshakeBuckets)));
+  return layout;
+}
+
 WorkerMetrics::WorkerMetrics(std::shared_ptr<const MetricsSettings> settings, SeriesBudget& budget,
                              const MetricsClock& clock)
-    : settings_(std::move(settings)), budget_(budget), clock_(clock) {
+    : settings_(std::move(settings)),
+      budget_(budget),
+      clock_(clock),
+      tls_handshake_duration_(tls_handshake_layout()) {
   connect_errors_.back().type = "_other";
   configure(*settings_);
   for (const auto& e : settings_->extra_labels) extra_labels_.emplace_back(e);

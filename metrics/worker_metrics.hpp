@@ -15,6 +15,7 @@
 
 #include "common/request_record.hpp"
 #include "metrics/extra_labels.hpp"
+#include "metrics/histogram.hpp"
 #include "metrics/hyperloglog.hpp"
 #include "metrics/metrics_clock.hpp"
 #include "metrics/metrics_settings.hpp"
@@ -37,6 +38,45 @@ inline constexpr std::size_t kReclaimReasons = static_cast<std::size_t>(ReclaimR
 inline constexpr std::string_view kReclaimReasonLabels[kReclaimReasons] = {
     "idle_at_limit", "overload_idle_timeout", "overload_header_timeout"};
 
+// Bounds of apimeter_tls_handshake_duration_seconds, seconds: a local full handshake takes about a
+// millisecond, a resumed one less, and client round trips add the rest.
+inline constexpr double kTlsHandshakeBuckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                  0.1,    0.25,  0.5,    1,     2.5,  5};
+// The one layout of that histogram, shared by every shard so the scrape merges them exactly.
+const LayoutPtr& tls_handshake_layout();
+
+// How a TLS handshake on the listener failed: the error_type of
+// apimeter_tls_handshakes_total{result="failure"}.
+enum class TlsHandshakeFailure : std::uint8_t {
+  timeout,                  // the client did not finish within the header timeout
+  closed,                   // the client closed or reset the connection mid-handshake
+  http_request,             // the client spoke cleartext HTTP to the TLS listener
+  unsupported_protocol,     // no TLS version in common (older than tls.min_version, or not TLS at all)
+  no_shared_cipher,         // no cipher in common
+  no_application_protocol,  // ALPN offered only protocols apimeter does not serve here
+  certificate_required,     // mutual TLS: the client presented no certificate
+  certificate_expired,      // mutual TLS: the client's certificate has expired (or is not valid yet)
+  bad_certificate,          // mutual TLS: the client's certificate does not verify against tls.client_ca_file
+  error,                    // anything else
+  kCount,
+};
+inline constexpr std::size_t kTlsHandshakeFailures = static_cast<std::size_t>(TlsHandshakeFailure::kCount);
+inline constexpr std::string_view kTlsHandshakeFailureLabels[kTlsHandshakeFailures] = {
+    "timeout",
+    "closed",
+    "http_request",
+    "unsupported_protocol",
+    "no_shared_cipher",
+    "no_application_protocol",
+    "certificate_required",
+    "certificate_expired",
+    "bad_certificate",
+    "error"};
+
+// The tls_protocol_version of a successful handshake (OpenTelemetry's tls.protocol.version spelling).
+enum class TlsVersionLabel : std::uint8_t { tls1_2, tls1_3, other, kCount };
+inline constexpr std::size_t kTlsVersionLabels = static_cast<std::size_t>(TlsVersionLabel::kCount);
+inline constexpr std::string_view kTlsVersionLabelValues[kTlsVersionLabels] = {"1.2", "1.3", "other"};
 
 class WorkerMetrics {
  public:
@@ -78,6 +118,15 @@ class WorkerMetrics {
   void connection_reclaimed(ReclaimReason reason) noexcept {
     add(connections_reclaimed_[static_cast<std::size_t>(reason)], 1);
   }
+  // A TLS handshake on the listener ended; `nanos` runs from the connection's accept to the handshake's end.
+  void tls_handshake_succeeded(TlsVersionLabel version, bool resumed, std::uint64_t nanos) noexcept {
+    add(tls_handshakes_[static_cast<std::size_t>(version)], 1);
+    if (resumed) add(tls_resumed_, 1);
+    tls_handshake_duration_.observe(nanos);
+  }
+  void tls_handshake_failed(TlsHandshakeFailure failure) noexcept {
+    add(tls_handshake_failures_[static_cast<std::size_t>(failure)], 1);
+  }
   void upstream_pool(std::size_t idle, std::size_t in_use) noexcept {
     pool_idle_.store(idle, std::memory_order_relaxed);
     pool_in_use_.store(in_use, std::memory_order_relaxed);
@@ -96,6 +145,14 @@ class WorkerMetrics {
   std::uint64_t connections_reclaimed(ReclaimReason reason) const noexcept {
     return connections_reclaimed_[static_cast<std::size_t>(reason)].load(std::memory_order_relaxed);
   }
+  std::uint64_t tls_handshakes(TlsVersionLabel version) const noexcept {
+    return tls_handshakes_[static_cast<std::size_t>(version)].load(std::memory_order_relaxed);
+  }
+  std::uint64_t tls_handshake_failures(TlsHandshakeFailure failure) const noexcept {
+    return tls_handshake_failures_[static_cast<std::size_t>(failure)].load(std::memory_order_relaxed);
+  }
+  std::uint64_t tls_resumed() const noexcept { return tls_resumed_.load(std::memory_order_relaxed); }
+  const AtomicHistogram& tls_handshake_duration() const noexcept { return tls_handshake_duration_; }
   std::uint64_t pool_idle() const noexcept { return pool_idle_.load(std::memory_order_relaxed); }
   std::uint64_t pool_in_use() const noexcept { return pool_in_use_.load(std::memory_order_relaxed); }
   std::uint64_t series_dropped() const noexcept { return series_dropped_.load(std::memory_order_relaxed); }
@@ -158,6 +215,10 @@ class WorkerMetrics {
   std::atomic<std::int64_t> active_connections_{0};
   std::atomic<std::uint64_t> connections_total_{0};
   std::array<std::atomic<std::uint64_t>, kReclaimReasons> connections_reclaimed_{};
+  std::array<std::atomic<std::uint64_t>, kTlsVersionLabels> tls_handshakes_{};
+  std::array<std::atomic<std::uint64_t>, kTlsHandshakeFailures> tls_handshake_failures_{};
+  std::atomic<std::uint64_t> tls_resumed_{0};
+  AtomicHistogram tls_handshake_duration_;  // fixed bounds (kTlsHandshakeBuckets): not a configured family
   std::atomic<std::uint64_t> pool_idle_{0};
   std::atomic<std::uint64_t> pool_in_use_{0};
   std::atomic<std::uint64_t> series_dropped_{0};

@@ -69,6 +69,8 @@ void AccessLogWriter::write(const RequestRecord& r) noexcept {
   append_json_escaped(out, service_);
   out.append("\",\"http.request.method\":\"");
   append_json_escaped(out, r.method, 32);
+  out.append("\",\"url.scheme\":\"");
+  out.append(r.scheme);
   out.append("\",\"url.path\":\"");
   append_json_escaped(out, r.path, kMaxLoggedPath);
   out.append("\",\"http.route\":\"");

@@ -11,6 +11,8 @@
 
 #include "proxy/connect_error.hpp"
 #include "proxy/router.hpp"
+#include "proxy/tls/handshake_outcome.hpp"
+#include "proxy/tls/tls_server_context.hpp"
 
 namespace apimeter {
 namespace {
@@ -31,10 +33,6 @@ bool is_idempotent(Method m) noexcept {
   }
 }
 
-bool peer_closed(const ErrorCode& ec) noexcept {
-  return ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe;
-}
-
 }  // namespace
 
 // Completion-handler wrapper: keeps the connection alive and drops completions of an earlier exchange.
@@ -45,10 +43,13 @@ bool peer_closed(const ErrorCode& ec) noexcept {
   }
 
 DownstreamConnection::DownstreamConnection(Worker& worker, Socket socket)
-    : worker_(worker), socket_(std::move(socket)), timer_(worker.io().get_executor()), snapshot_(worker.snapshot()) {
+    : worker_(worker),
+      transport_(std::move(socket)),
+      timer_(worker.io().get_executor()),
+      snapshot_(worker.snapshot()) {
   deadlines_.fill(Clock::time_point::max());
   ErrorCode ec;
-  auto remote = socket_.remote_endpoint(ec);
+  auto remote = transport_.socket().remote_endpoint(ec);
   if (!ec) {
     // inet_ntop into the fixed field: no allocation and no exception per connection.
     const auto& address = remote.address();
@@ -67,20 +68,59 @@ DownstreamConnection::~DownstreamConnection() = default;
 
 void DownstreamConnection::start() {
   ErrorCode ignored;
-  socket_.set_option(tcp::no_delay(true), ignored);
+  transport_.socket().set_option(tcp::no_delay(true), ignored);
+  if (snapshot_->tls) return do_handshake();
+  wait_first_request();
+}
+
+Duration DownstreamConnection::first_wait_timeout() noexcept {
   // A connection that has sent nothing yet is under the header timeout, not the keep-alive one: silent
-  // connections must not hold a slot for a minute each.
+  // connections must not hold a slot for a minute each. With no header timeout (0 disables it) the first
+  // wait is an idle one.
   const Timeouts& t = snapshot_->config.timeouts;
-  // With no header timeout the first wait is an idle one, and counted as one.
-  awaiting_first_request_ = t.client_header.count() != 0;
-  do_wait_request(
-      t.client_header.count() != 0
-          ? client_wait_timeout(t.client_header, t.client_header_floor)
-          : client_wait_timeout(t.client_idle, t.client_idle_floor));  // 0 disables the header timeout
+  return t.client_header.count() != 0 ? client_wait_timeout(t.client_header, t.client_header_floor)
+                                      : client_wait_timeout(t.client_idle, t.client_idle_floor);
+}
+
+void DownstreamConnection::wait_first_request() {
+  // Without a header timeout the first wait is counted as an idle one.
+  awaiting_first_request_ = snapshot_->config.timeouts.client_header.count() != 0;
+  do_wait_request(first_wait_timeout());
+}
+
+// ---- 0. TLS handshake (TLS listeners) ---------------------------------------------------------------
+
+void DownstreamConnection::do_handshake() {
+  phase_ = Phase::handshake;
+  accepted_ = Clock::now();
+  // A handshake is a new connection's first wait: under the header timeout (shrunk under load), and
+  // reclaimable at the connection cap like a silent connection.
+  worker_.connection_idle(*this);
+  set_deadline(DeadlineKind::client, first_wait_timeout());
+  transport_.start_tls(snapshot_->tls->context);
+  transport_.async_handshake([self = shared_from_this(), ex = generation_](const ErrorCode& ec) {
+    if (ex == self->generation_) self->on_handshake(ec);
+  });
+}
+
+void DownstreamConnection::on_handshake(const ErrorCode& ec) {
+  SSL* session = transport_.tls_session();
+  if (ec) {
+    worker_.metrics().tls_handshake_failed(classify_handshake_failure(ec, SSL_get_verify_result(session)));
+    return close_connection();
+  }
+  worker_.metrics().tls_handshake_succeeded(
+      tls_version_label(SSL_version(session)), SSL_session_reused(session) == 1,
+      static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - accepted_).count()));
+  if (X509* certificate = SSL_get0_peer_certificate(session))
+    peer_subject_length_ = certificate_subject(certificate, peer_subject_, sizeof peer_subject_);
+  Worker::connection_busy(*this);
+  wait_first_request();
 }
 
 void DownstreamConnection::stop_if_idle() {
-  if (phase_ == Phase::idle) close();
+  if (phase_ == Phase::idle || phase_ == Phase::handshake) close();
 }
 
 void DownstreamConnection::force_close() { close(); }
@@ -92,7 +132,7 @@ void DownstreamConnection::do_wait_request(Duration timeout) {
   worker_.connection_idle(*this);  // reclaimable at the connection cap while it waits
   set_deadline(DeadlineKind::client, timeout);
   // A small inline buffer: an idle keep-alive connection holds no pooled buffer.
-  socket_.async_read_some(asio::buffer(idle_read_), APIMETER_HANDLER(on_wait_request));
+  transport_.async_read_some(asio::buffer(idle_read_), APIMETER_HANDLER(on_wait_request));
 }
 
 void DownstreamConnection::on_wait_request(const ErrorCode& ec, std::size_t n) {
@@ -117,6 +157,11 @@ void DownstreamConnection::begin_request() {
   record.client_address = client_address_;
   record.client_port = client_port_;
   record.listen_port = worker_.listen_port();
+  if (transport_.secure()) {
+    record.scheme = "https";
+    record.tls_protocol_version = metrics::kTlsVersionLabelValues[static_cast<std::size_t>(
+        tls_version_label(SSL_version(transport_.tls_session())))];
+  }
   // The HTTP/1.1 codec's per-request state.
   request_body_done_ = true;
   request_pump_active_ = false;
@@ -155,7 +200,8 @@ void DownstreamConnection::parse_request_head() {
 }
 
 void DownstreamConnection::do_read_head() {
-  socket_.async_read_some(asio::buffer(client_in_.write_ptr(), client_in_.space()), APIMETER_HANDLER(on_read_head));
+  transport_.async_read_some(asio::buffer(client_in_.write_ptr(), client_in_.space()),
+                             APIMETER_HANDLER(on_read_head));
 }
 
 void DownstreamConnection::on_read_head(const ErrorCode& ec, std::size_t n) {
@@ -245,8 +291,9 @@ void DownstreamConnection::identify_request() noexcept {
     return {};
   };
   if (settings.user_source.kind != metrics::UserIdentitySource::Kind::none) {
-    std::string_view user = metrics::extract_user(settings.user_source, header, client_address_,
-                                                  worker_.identity_scratch());
+    const metrics::PeerIdentity peer{client_address_, std::string_view(peer_subject_, peer_subject_length_)};
+    std::string_view user =
+        metrics::extract_user(settings.user_source, header, peer, worker_.identity_scratch());
     // Ids longer than the buffer are cut; they stay distinct enough for a heavy-hitter list. No identity
     // is an empty view that may have no data at all, so nothing is copied then.
     std::size_t n = std::min(user.size(), exchange_.user.size());
@@ -336,6 +383,7 @@ void DownstreamConnection::send_request_head() {
   HeadWriter writer(head_out_.data(), head_out_.capacity());
   UpstreamRequestContext context;
   context.client_ip = client_address_;
+  context.scheme = exchange_.record.scheme;
   context.trust_forwarded_headers = snapshot_->config.trust_forwarded_headers;
   context.upgrade = upgrade_requested_;
   // The upstream continues our trace under the CLIENT span: traceparent (and B3 when asked) name it.
@@ -423,8 +471,8 @@ std::size_t DownstreamConnection::take_request_body(std::size_t available, Proxy
 void DownstreamConnection::do_read_request_body() {
   request_pump_active_ = true;
   set_deadline(DeadlineKind::client, snapshot_->config.timeouts.client_body);
-  socket_.async_read_some(asio::buffer(client_in_.write_ptr(), client_in_.space()),
-                          APIMETER_HANDLER(on_read_request_body));
+  transport_.async_read_some(asio::buffer(client_in_.write_ptr(), client_in_.space()),
+                             APIMETER_HANDLER(on_read_request_body));
 }
 
 void DownstreamConnection::on_read_request_body(const ErrorCode& ec, std::size_t n) {
@@ -489,7 +537,7 @@ void DownstreamConnection::do_read_response_head() {
 void DownstreamConnection::on_read_response_head(const ErrorCode& ec, std::size_t n) {
   if (ec) {
     bool nothing_received = upstream_in_.size() == 0 && exchange_.record.upstream_first_byte == Clock::time_point{};
-    if (nothing_received && peer_closed(ec) && retry_allowed()) return retry();
+    if (nothing_received && is_peer_gone(ec) && retry_allowed()) return retry();
     return fail(nothing_received ? ProxyError::upstream_reset : ProxyError::upstream_bad_response);
   }
   if (exchange_.record.upstream_first_byte == Clock::time_point{}) {
@@ -529,7 +577,8 @@ void DownstreamConnection::on_interim_response() {
   if (writer.overflowed()) return fail(ProxyError::upstream_bad_response);
   head_out_.begin = 0;
   head_out_.end = writer.size();
-  asio::async_write(socket_, asio::buffer(head_out_.read_ptr(), head_out_.size()), APIMETER_HANDLER(on_write_interim));
+  transport_.async_write(asio::buffer(head_out_.read_ptr(), head_out_.size()),
+                         APIMETER_HANDLER(on_write_interim));
 }
 
 void DownstreamConnection::on_write_interim(const ErrorCode& ec, std::size_t n) {
@@ -653,7 +702,7 @@ void DownstreamConnection::send_response_part(std::size_t body_bytes) {
   head_pending_ = false;
   // A client that stops reading is bounded like one that stops sending.
   set_deadline(DeadlineKind::client, snapshot_->config.timeouts.client_body);
-  asio::async_write(socket_, buffers, APIMETER_HANDLER(on_write_response));
+  transport_.async_write(buffers, APIMETER_HANDLER(on_write_response));
 }
 
 void DownstreamConnection::on_write_response(const ErrorCode& ec, std::size_t n) {
@@ -713,50 +762,58 @@ void DownstreamConnection::start_tunnel() {
   exchange_.record.sent_bytes += writer.size() + early;
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_out_.data(), writer.size()),
                                             asio::buffer(upstream_in_.read_ptr(), early)};
-  asio::async_write(socket_, buffers, [self = shared_from_this(), ex = generation_](const ErrorCode& ec, std::size_t) {
-    if (ex != self->generation_) return;
-    if (ec) return self->finish_tunnel();
-    self->upstream_in_.begin = self->upstream_in_.end = 0;
-    self->tunnel_read(false);
-    // Client bytes that arrived behind the upgrade request go first.
-    if (self->client_in_.size() > 0) {
-      self->on_tunnel_read(true, {}, 0);
-    } else {
-      self->tunnel_read(true);
-    }
-  });
+  transport_.async_write(buffers,
+                         [self = shared_from_this(), ex = generation_](const ErrorCode& ec, std::size_t) {
+                           if (ex != self->generation_) return;
+                           if (ec) return self->finish_tunnel();
+                           self->upstream_in_.begin = self->upstream_in_.end = 0;
+                           self->tunnel_read(false);
+                           // Client bytes that arrived behind the upgrade request go first.
+                           if (self->client_in_.size() > 0) {
+                             self->on_tunnel_read(true, {}, 0);
+                           } else {
+                             self->tunnel_read(true);
+                           }
+                         });
 }
 
 void DownstreamConnection::tunnel_read(bool from_client) {
-  Socket& from = from_client ? socket_ : upstream_->socket;
   IoBuffer& buffer = from_client ? client_in_ : upstream_in_;
-  from.async_read_some(asio::buffer(buffer.write_ptr(), buffer.space()),
-                       [self = shared_from_this(), ex = generation_, from_client](const ErrorCode& ec, std::size_t n) {
-                         if (ex != self->generation_) return;
-                         self->on_tunnel_read(from_client, ec, n);
-                       });
+  auto handler = [self = shared_from_this(), ex = generation_, from_client](const ErrorCode& ec,
+                                                                            std::size_t n) {
+    if (ex != self->generation_) return;
+    self->on_tunnel_read(from_client, ec, n);
+  };
+  const auto into = asio::buffer(buffer.write_ptr(), buffer.space());
+  if (from_client) return transport_.async_read_some(into, std::move(handler));
+  upstream_->socket.async_read_some(into, std::move(handler));
 }
 
 void DownstreamConnection::on_tunnel_read(bool from_client, const ErrorCode& ec, std::size_t n) {
-  Socket& to = from_client ? upstream_->socket : socket_;
   IoBuffer& buffer = from_client ? client_in_ : upstream_in_;
   if (ec) {
     if (ec != asio::error::eof) return finish_tunnel();
-    // Half-close: pass the EOF on and keep the other direction going until it ends too.
+    // Half-close: pass the EOF on and keep the other direction going until it ends too. A TLS client
+    // cannot be half-closed while its read is pending (the close_notify exchange needs the read side), so
+    // the upstream's EOF ends the tunnel there.
+    if (!from_client && transport_.secure()) return finish_tunnel();
     tunnel_done_[from_client ? 0 : 1] = true;
     ErrorCode ignored;
-    to.shutdown(tcp::socket::shutdown_send, ignored);
+    (from_client ? upstream_->socket : transport_.socket()).shutdown(tcp::socket::shutdown_send, ignored);
     if (tunnel_done_[0] && tunnel_done_[1]) finish_tunnel();
     return;
   }
   buffer.end += n;
   (from_client ? exchange_.record.received_bytes : exchange_.record.sent_bytes) += buffer.size();
   set_deadline(DeadlineKind::client, snapshot_->config.timeouts.tunnel_idle);
-  asio::async_write(to, asio::buffer(buffer.read_ptr(), buffer.size()),
-                    [self = shared_from_this(), ex = generation_, from_client](const ErrorCode& ec, std::size_t n) {
-                      if (ex != self->generation_) return;
-                      self->on_tunnel_write(from_client, ec, n);
-                    });
+  auto handler = [self = shared_from_this(), ex = generation_, from_client](const ErrorCode& ec,
+                                                                            std::size_t n) {
+    if (ex != self->generation_) return;
+    self->on_tunnel_write(from_client, ec, n);
+  };
+  const auto from = asio::buffer(buffer.read_ptr(), buffer.size());
+  if (from_client) return asio::async_write(upstream_->socket, from, std::move(handler));
+  transport_.async_write(from, std::move(handler));
 }
 
 void DownstreamConnection::on_tunnel_write(bool from_client, const ErrorCode& ec, std::size_t) {
@@ -820,8 +877,8 @@ void DownstreamConnection::send_local_reply(std::size_t head_bytes) {
   clear_deadline(DeadlineKind::request);
   // The reply itself must not hang on a client that does not read.
   set_deadline(DeadlineKind::client, snapshot_->config.timeouts.client_body);
-  asio::async_write(socket_, asio::buffer(head_out_.read_ptr(), head_out_.size()),
-                    APIMETER_HANDLER(on_write_local_reply));
+  transport_.async_write(asio::buffer(head_out_.read_ptr(), head_out_.size()),
+                         APIMETER_HANDLER(on_write_local_reply));
 }
 
 void DownstreamConnection::on_write_local_reply(const ErrorCode& ec, std::size_t n) {
@@ -901,23 +958,27 @@ void DownstreamConnection::linger_close() {
   // A body read may still be pending into client_in_ (the exchange ended before the request body did):
   // cancel it before the buffer goes back to the pool. Its completion belongs to an old generation.
   ErrorCode cancelled;
-  socket_.cancel(cancelled);
+  transport_.socket().cancel(cancelled);
   worker_.buffers().release(client_in_);
-  ErrorCode ignored;
-  socket_.shutdown(tcp::socket::shutdown_send, ignored);
   deadlines_.fill(Clock::time_point::max());
   set_deadline(DeadlineKind::client, kLingerTimeout);
-  socket_.async_read_some(asio::buffer(idle_read_), APIMETER_HANDLER(on_linger_read));
+  // Cleartext: a FIN, then drain until the client closes. TLS: a close_notify, and the shutdown itself
+  // reads until the client's answers it; then close.
+  transport_.async_shutdown_send([self = shared_from_this(), ex = generation_](const ErrorCode& ec) {
+    if (ex != self->generation_) return;
+    if (ec || self->transport_.secure()) return self->close();
+    self->on_linger_read({}, 0);
+  });
 }
 
 void DownstreamConnection::on_linger_read(const ErrorCode& ec, std::size_t) {
   if (ec) return close();
-  socket_.async_read_some(asio::buffer(idle_read_), APIMETER_HANDLER(on_linger_read));
+  transport_.async_read_some(asio::buffer(idle_read_), APIMETER_HANDLER(on_linger_read));
 }
 
 void DownstreamConnection::abort_connection() noexcept {
   ErrorCode ignored;
-  socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+  transport_.socket().set_option(asio::socket_base::linger(true, 0), ignored);
 }
 
 void DownstreamConnection::close() {
@@ -932,7 +993,7 @@ void DownstreamConnection::close_connection() {
   phase_ = Phase::closed;
   ++generation_;
   ErrorCode ignored;
-  socket_.close(ignored);
+  transport_.socket().close(ignored);
   timer_.cancel();
   release_upstream(false);
   worker_.buffers().release(client_in_);
@@ -1017,6 +1078,11 @@ void DownstreamConnection::on_deadline(DeadlineKind kind) {
           if (client_timeout_shrunk_)
             worker_.metrics().connection_reclaimed(awaiting_first_request_ ? metrics::ReclaimReason::overload_header_timeout
                                                                            : metrics::ReclaimReason::overload_idle_timeout);
+          return close();
+        case Phase::handshake:
+          if (client_timeout_shrunk_)
+            worker_.metrics().connection_reclaimed(metrics::ReclaimReason::overload_header_timeout);
+          worker_.metrics().tls_handshake_failed(metrics::TlsHandshakeFailure::timeout);
           return close();
         case Phase::lingering:
           return close();

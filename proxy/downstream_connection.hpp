@@ -8,19 +8,20 @@
 #include <memory>
 
 #include "common/asio_types.hpp"
+#include "common/request_record.hpp"
+#include "metrics/extra_labels.hpp"
+#include "metrics/metrics_settings.hpp"
+#include "metrics/space_saving.hpp"
+#include "metrics/user_identity.hpp"
 #include "proxy/buffer_pool.hpp"
 #include "proxy/exchange.hpp"
 #include "proxy/http1/chunked_decoder.hpp"
 #include "proxy/http1/header_rewriter.hpp"
 #include "proxy/http1/http_head_parser.hpp"
-#include "common/request_record.hpp"
 #include "proxy/snapshot.hpp"
+#include "proxy/transport/client_transport.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "proxy/worker.hpp"
-#include "metrics/extra_labels.hpp"
-#include "metrics/metrics_settings.hpp"
-#include "metrics/user_identity.hpp"
-#include "metrics/space_saving.hpp"
 #include "tracing/trace_propagation.hpp"
 
 namespace apimeter {
@@ -38,10 +39,15 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   void force_close();
 
  private:
-  enum class Phase : std::uint8_t { idle, reading_head, exchange, tunnel, lingering, closed };
+  enum class Phase : std::uint8_t { handshake, idle, reading_head, exchange, tunnel, lingering, closed };
   enum class UpstreamState : std::uint8_t { none, connecting, sending, awaiting_head, body };
   enum class DeadlineKind : std::uint8_t { client, upstream, request, kCount };
 
+  // 0: TLS listeners: the handshake, then the first request's wait.
+  void do_handshake();
+  void on_handshake(const ErrorCode& ec);
+  void wait_first_request();
+  Duration first_wait_timeout() noexcept;  // a new connection's first wait: handshake, then first request
   // 1-2: wait for and read a request head.
   void do_wait_request(Duration timeout);
   void on_wait_request(const ErrorCode& ec, std::size_t n);
@@ -126,7 +132,7 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   void mark_response_read() noexcept;
 
   Worker& worker_;
-  Socket socket_;
+  ClientTransport transport_;
   Timer timer_;
   SnapshotPtr snapshot_;
   Phase phase_ = Phase::idle;
@@ -183,6 +189,10 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
 
   char client_address_[48] = {};
   std::uint16_t client_port_ = 0;
+  // TLS: when the connection was accepted (handshake duration), and the client certificate's subject.
+  Clock::time_point accepted_{};
+  char peer_subject_[256] = {};
+  std::size_t peer_subject_length_ = 0;
 };
 
 }  // namespace apimeter

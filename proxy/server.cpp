@@ -3,6 +3,7 @@
 #include "proxy/server.hpp"
 
 #include <csignal>
+#include <ctime>
 #include <random>
 #include <thread>
 
@@ -147,6 +148,7 @@ bool Server::start() {
 
   std::string upstreams;
   for (const auto& e : snapshot_->endpoints) upstreams += (upstreams.empty() ? "" : ",") + e.name;
+  log_tls_certificate();
   log_event("info", "listening",
             {{"apimeter.listen", endpoint_text(listen)},
              {"apimeter.admin", endpoint_text(admin)},
@@ -209,8 +211,21 @@ void Server::reload() {
   exporter_->configure(make_exporter_settings(snapshot_->config, instance_id_));
   for (auto& worker : workers_) worker->post_snapshot(snapshot_);
   metrics_->reload_succeeded();
+  log_tls_certificate();
   log_event("info", "configuration reloaded",
             {{"apimeter.config", command_line_.config_path}, {"apimeter.generation", std::to_string(generation_)}});
+}
+
+void Server::log_tls_certificate() {
+  const auto& tls = snapshot_->tls;
+  if (!tls) return;
+  const double left = tls->certificate_not_after - static_cast<double>(std::time(nullptr));
+  const std::string days = std::to_string(static_cast<long long>(left / 86400));
+  // An expired certificate is still served (clients decide), but nobody should learn it from them.
+  log_event(left > 0 ? "info" : "warn", left > 0 ? "serving TLS" : "serving TLS with an expired certificate",
+            {{"tls.server.subject", tls->certificate_subject},
+             {"apimeter.tls.cert_file", snapshot_->config.tls.cert_file},
+             {"apimeter.tls.certificate_days_left", days}});
 }
 
 void Server::begin_drain() {
@@ -259,6 +274,10 @@ void Server::add_metrics_endpoints() {
       endpoints.push_back({e.name, e.upstream, t.attempts, t.connects, t.connect_errors});
     }
     return endpoints;
+  });
+  metrics_->set_tls_source([this] {
+    const auto& tls = snapshot_->tls;
+    return metrics::TlsListenerSample{tls != nullptr, tls ? tls->certificate_not_after : 0.0};
   });
   admin_.handle("/stats", [this](const AdminRequest&) {
     return AdminResponse{200, "application/json", metrics_->stats_json(Clock::now()), {}};

@@ -45,6 +45,18 @@ SnapshotPtr build_snapshot(Config config, std::uint64_t generation, unsigned wor
       }
     }
   }
+  // The ticket keys outlive every reload; the context is rebuilt from the files each time.
+  snapshot->ticket_keys =
+      previous && previous->ticket_keys ? previous->ticket_keys : TlsTicketKeys::generate();
+  if (!snapshot->ticket_keys) {
+    problems.push_back(
+        {{c.config_path, 0, 0}, "tls: the random generator could not draw session ticket keys"});
+  } else if (c.tls.enabled()) {
+    const std::size_t before = problems.size();
+    snapshot->tls = build_tls_server_context(c.tls, *snapshot->ticket_keys, problems);
+    // The TLS messages name their setting and file; the location says which config they come from.
+    for (std::size_t i = before; i < problems.size(); ++i) problems[i].where = {c.config_path, 0, 0};
+  }
   if (!problems.empty()) return nullptr;
   snapshot->metrics = make_metrics_settings(c, snapshot->router);
   tracing::TracingSettings& t = snapshot->tracing;
@@ -89,6 +101,9 @@ std::shared_ptr<const metrics::MetricsSettings> make_metrics_settings(const Conf
     case IdentitySource::api_key: settings->user_source.kind = Kind::api_key_header; break;
     case IdentitySource::cookie: settings->user_source.kind = Kind::cookie; break;
     case IdentitySource::client_address: settings->user_source.kind = Kind::client_address; break;
+    case IdentitySource::client_certificate:
+      settings->user_source.kind = Kind::client_certificate;
+      break;
   }
   settings->user_source.name = std::string(id.effective_name());
 

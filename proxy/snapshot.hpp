@@ -9,10 +9,11 @@
 
 #include "common/asio_types.hpp"
 #include "control/config.hpp"
+#include "metrics/metrics_settings.hpp"
 #include "proxy/http1/http_head_parser.hpp"
 #include "proxy/router.hpp"
+#include "proxy/tls/tls_server_context.hpp"
 #include "proxy/upstream_endpoint_stats.hpp"
-#include "metrics/metrics_settings.hpp"
 #include "tracing/exporter_settings.hpp"
 #include "tracing/tracing_settings.hpp"
 
@@ -37,6 +38,9 @@ struct Snapshot {
   // What the metrics engine needs of this config; route_labels[i] is the http_route of route i.
   std::shared_ptr<const metrics::MetricsSettings> metrics;
   tracing::TracingSettings tracing;
+  // The listener's TLS context; null in cleartext. Session ticket keys: the same in every snapshot.
+  std::shared_ptr<TlsServerContext> tls;
+  std::shared_ptr<const TlsTicketKeys> ticket_keys;
 };
 
 // The metrics engine's view of a config (route labels by route index, buckets, caps, identity source).
@@ -48,9 +52,10 @@ tracing::ExporterSettings make_exporter_settings(const Config& config, const std
 
 using SnapshotPtr = std::shared_ptr<const Snapshot>;
 
-// Resolves every upstream (blocking DNS, so call it off the workers) and derives limits. Returns nullptr
-// and fills `problems` when an upstream does not resolve. Endpoint counters have a slot for each of the
-// `workers` running workers and carry over from `previous` (the snapshot in force; null at start).
+// Resolves every upstream (blocking DNS, so call it off the workers), reads the TLS files and derives
+// limits. Returns nullptr and fills `problems` when an upstream does not resolve or a TLS file is unusable.
+// Endpoint counters have a slot for each of the `workers` running workers and carry over from `previous` (the
+// snapshot in force; null at start).
 SnapshotPtr build_snapshot(Config config, std::uint64_t generation, unsigned workers, const Snapshot* previous,
                            std::vector<Diagnostic>& problems);
 

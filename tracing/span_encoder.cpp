@@ -147,7 +147,11 @@ void encode_server_span(ProtoWriter& w, const RequestRecord& r, const TracingSet
   attribute(w, "http.request.method", method_label(method));
   if (method == HttpMethod::other && !r.method.empty()) attribute(w, "http.request.method_original", r.method, 64);
   attribute(w, "url.path", r.path, kMaxPathAttribute);
-  attribute(w, "url.scheme", "http");
+  attribute(w, "url.scheme", r.scheme);
+  if (!r.tls_protocol_version.empty()) {
+    attribute(w, "tls.protocol.name", "tls");
+    attribute(w, "tls.protocol.version", r.tls_protocol_version);
+  }
   if (settings.capture_query) {
     const std::string_view query = query_of(r.target);
     if (!query.empty()) attribute(w, "url.query", query, kMaxPathAttribute);

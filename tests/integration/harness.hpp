@@ -172,6 +172,20 @@ inline int admin_status(std::uint16_t admin_port, std::string_view path) {
   return read_response(*connection, 2s).status;
 }
 
+// Sends SIGHUP and waits for the stderr line that reports the reload's outcome; its message
+// ("configuration reloaded", "reload rejected; ..."), or "no reload outcome logged" after `timeout`.
+inline std::string reload_apimeter(Apimeter& proxy, Millis timeout = 10s) {
+  const std::size_t from = proxy.proc().err().size();
+  proxy.proc().send_signal(SIGHUP);
+  auto line = proxy.proc().err().wait_for(
+      [](std::string_view text) {
+        auto message = json_field(text, "message");
+        return message && (*message == "configuration reloaded" || message->starts_with("reload rejected"));
+      },
+      timeout, from);
+  return line ? json_field(*line, "message").value_or("") : "no reload outcome logged";
+}
+
 // Milliseconds since `start`.
 inline long long elapsed_ms(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start).count();

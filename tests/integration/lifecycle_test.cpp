@@ -250,16 +250,6 @@ std::string config_text(const DemoUpstream& upstream, std::string_view routes = 
   return "upstreams: " + upstream.address() + "\n" + std::string(routes);
 }
 
-// Waits for the stderr line of the next reload outcome after line `from`.
-std::optional<std::string> wait_reload(Apimeter& proxy, std::size_t from) {
-  return proxy.proc().err().wait_for(
-      [](std::string_view line) {
-        auto message = json_field(line, "message");
-        return message && (*message == "configuration reloaded" || message->starts_with("reload rejected"));
-      },
-      5s, from);
-}
-
 TEST(ReloadTest, SighupSendsNewRequestsToTheReloadedUpstreamWithoutFailingAny) {
   DemoUpstream first = start_demo_upstream();
   DemoUpstream second = start_demo_upstream();
@@ -272,11 +262,7 @@ TEST(ReloadTest, SighupSendsNewRequestsToTheReloadedUpstreamWithoutFailingAny) {
   RawConnection in_flight = RawConnection::connect(proxy.port);
   ASSERT_TRUE(in_flight.send(get_request("/delay/800")));
   write_temp_file("apimeter.yaml", config_text(second));
-  std::size_t before = proxy.proc().err().size();
-  proxy.proc().send_signal(SIGHUP);
-  auto outcome = wait_reload(proxy, before);
-  ASSERT_TRUE(outcome.has_value()) << proxy.proc().describe();
-  EXPECT_EQ(json_field(*outcome, "message"), "configuration reloaded") << *outcome;
+  EXPECT_EQ(reload_apimeter(proxy, 5s), "configuration reloaded") << proxy.proc().describe();
 
   // A request sent after the reload goes to the new upstream.
   std::size_t log_mark = proxy.proc().out().size();
@@ -306,11 +292,7 @@ TEST(ReloadTest, SighupAppliesANewRouteTimeoutToNewRequests) {
                                                          "  - name: delay\n"
                                                          "    prefix: /delay/\n"
                                                          "    upstream_response_timeout: 200ms\n"));
-  std::size_t before = proxy.proc().err().size();
-  proxy.proc().send_signal(SIGHUP);
-  auto outcome = wait_reload(proxy, before);
-  ASSERT_TRUE(outcome.has_value()) << proxy.proc().describe();
-  ASSERT_EQ(json_field(*outcome, "message"), "configuration reloaded") << *outcome;
+  ASSERT_EQ(reload_apimeter(proxy, 5s), "configuration reloaded") << proxy.proc().describe();
   HttpResponse response = round_trip(proxy.port, get_request("/delay/600"));
   EXPECT_EQ(response.status, 504) << response.error;
   EXPECT_EQ(response.body, "upstream response timeout\n");
@@ -329,11 +311,8 @@ TEST(ReloadTest, InvalidConfigOnSighupIsRejectedAndTheOldOneStays) {
   write_temp_file("apimeter.yaml", "upstreams: " + upstream.address() +
                                        "\ntimeouts:\n  upstream_response: fast\nroutes:\n  - name: delay\n"
                                        "    prefix: delay\n");
-  std::size_t before = proxy.proc().err().size();
-  proxy.proc().send_signal(SIGHUP);
-  auto outcome = wait_reload(proxy, before);
-  ASSERT_TRUE(outcome.has_value()) << proxy.proc().describe();
-  EXPECT_TRUE(json_field(*outcome, "message").value_or("").starts_with("reload rejected")) << *outcome;
+  const std::size_t before = proxy.proc().err().size();
+  EXPECT_TRUE(reload_apimeter(proxy, 5s).starts_with("reload rejected")) << proxy.proc().describe();
   // Each problem is reported with its place in the file.
   EXPECT_TRUE(proxy.proc().err().wait_for(contains("apimeter.yaml:3:22: "), 1s, before).has_value())
       << proxy.proc().err().text();

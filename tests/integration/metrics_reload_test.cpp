@@ -17,20 +17,6 @@ std::string routes_yaml(std::string_view extra_routes) {
          std::string(extra_routes);
 }
 
-// Sends SIGHUP and waits for the stderr line that reports the outcome; its message.
-std::string reload(Apimeter& proxy) {
-  std::size_t from = proxy.proc().err().size();
-  proxy.proc().send_signal(SIGHUP);
-  auto line = proxy.proc().err().wait_for(
-      [](std::string_view text) {
-        auto message = json_field(text, "message");
-        return message && (*message == "configuration reloaded" || message->starts_with("reload rejected"));
-      },
-      10s, from);
-  if (!line) return "no reload outcome logged";
-  return json_field(*line, "message").value_or("");
-}
-
 double reloads(const MetricsText& metrics, std::string_view result) {
   return metrics.value("apimeter_config_reloads_total", {{"result", std::string(result)}}).value_or(-1);
 }
@@ -51,7 +37,7 @@ TEST(MetricsReloadTest, NewRouteLabelsNewRequestsAndReloadsAreCounted) {
 
   write_temp_file("apimeter.yaml", routes_yaml("  - name: download\n"
                                                "    template: /bytes/{size}\n"));
-  ASSERT_EQ(reload(proxy), "configuration reloaded") << proxy.proc().describe();
+  ASSERT_EQ(reload_apimeter(proxy), "configuration reloaded") << proxy.proc().describe();
   for (int i = 0; i < 3; ++i) EXPECT_EQ(round_trip(proxy.port, get_request("/bytes/7")).status, 200);
   MetricsText after = scrape_after_requests(proxy.admin_port, 4);
   ASSERT_TRUE(after.error.empty()) << after.error;
@@ -66,7 +52,7 @@ TEST(MetricsReloadTest, NewRouteLabelsNewRequestsAndReloadsAreCounted) {
   write_temp_file("apimeter.yaml", routes_yaml("  - name: broken\n"
                                                "    template: /bytes/{size}\n"
                                                "    prefix: /also/\n"));
-  ASSERT_EQ(reload(proxy), "reload rejected; the previous configuration stays in force")
+  ASSERT_EQ(reload_apimeter(proxy), "reload rejected; the previous configuration stays in force")
       << proxy.proc().describe();
   EXPECT_EQ(round_trip(proxy.port, get_request("/bytes/9")).status, 200);
   MetricsText rejected = scrape_after_requests(proxy.admin_port, 5);
@@ -78,7 +64,7 @@ TEST(MetricsReloadTest, NewRouteLabelsNewRequestsAndReloadsAreCounted) {
 
   // Unparseable YAML is a failure too.
   write_temp_file("apimeter.yaml", "routes: [\n");
-  ASSERT_EQ(reload(proxy), "reload rejected; the previous configuration stays in force");
+  ASSERT_EQ(reload_apimeter(proxy), "reload rejected; the previous configuration stays in force");
   MetricsText again = scrape_metrics(proxy.admin_port);
   EXPECT_EQ(reloads(again, "failure"), 2);
   EXPECT_EQ(reloads(again, "success"), 1);
@@ -100,7 +86,7 @@ TEST(MetricsReloadTest, ReloadAppliesNewMetricsSettingsToNewRequests) {
                                        "  route_label: name\n"
                                        "user_identity:\n"
                                        "  source: header\n");
-  ASSERT_EQ(reload(proxy), "configuration reloaded") << proxy.proc().describe();
+  ASSERT_EQ(reload_apimeter(proxy), "configuration reloaded") << proxy.proc().describe();
   for (int i = 0; i < 2; ++i)
     EXPECT_EQ(round_trip(proxy.port, get_request("/status/200", "X-User-Id: alice\r\n")).status, 200);
   // One request charges its families one after another, so a scrape may see its request counted before

@@ -380,7 +380,9 @@ TEST(CliHelp, ExplainsBucketAndIdentitySourceValues) {
   EXPECT_THAT(help, HasSubstr("(default 0.005,0.01,0.025,0.05,0.075,0.1,0.25,0.5,0.75,1,2.5,5,7.5,10)"));
   EXPECT_THAT(help, HasSubstr("(default 64,256,1KiB,4KiB,16KiB,64KiB,256KiB,1MiB,4MiB,16MiB,64MiB)"));
   EXPECT_THAT(help, HasSubstr("SECONDS   histogram bounds"));
-  EXPECT_THAT(help, HasSubstr("SOURCE    none, header, jwt_claim, api_key, cookie or client_address"));
+  EXPECT_THAT(
+      help,
+      HasSubstr("SOURCE    none, header, jwt_claim, api_key, cookie, client_address or client_certificate"));
   EXPECT_THAT(help, HasSubstr("metrics.extra_labels are configured in the file only"));
 }
 

@@ -384,7 +384,7 @@ TEST(ConfigLoader, BadMetricsAndUserIdentityValuesNameTheKey) {
   EXPECT_EQ(
       only_problem(std::string(kValidBase) + "user_identity:\n  source: jwt\n  name: email\n"),
       "test.yaml:3:11: user_identity.source: invalid value \"jwt\": use none, header, jwt_claim, api_key, "
-      "cookie or client_address");
+      "cookie, client_address or client_certificate");
   EXPECT_THAT(only_problem(std::string(kValidBase) + "user_identity:\n  source: Header\n"),
               HasSubstr("(did you mean header?)"));
 }

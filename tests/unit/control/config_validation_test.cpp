@@ -206,5 +206,27 @@ TEST(ConfigValidate, AZeroTimeoutFloorIsRefused) {
   EXPECT_THAT(all[1], HasSubstr("timeouts.client_idle_floor is 0"));
 }
 
+TEST(ConfigValidate, TlsSettingsThatOnlyWorkTogether) {
+  const std::string base = std::string(kValidBase);
+  EXPECT_THAT(only_problem(base + "tls:\n  cert_file: server.pem\n"),
+              HasSubstr("tls.cert_file and tls.key_file go together"));
+  EXPECT_THAT(only_problem(base + "tls:\n  key_file: server.key\n"),
+              HasSubstr("tls.cert_file and tls.key_file go together"));
+  EXPECT_THAT(only_problem(base + "tls:\n  client_ca_file: ca.pem\n"),
+              HasSubstr("client certificates need a TLS listener"));
+  EXPECT_THAT(only_problem(base + "tls:\n  cert_file: s.pem\n  key_file: s.key\n  ciphers: \"\"\n"),
+              HasSubstr("tls.ciphers is empty"));
+  EXPECT_THAT(
+      only_problem(
+          base +
+          "tls:\n  cert_file: s.pem\n  key_file: s.key\nuser_identity:\n  source: client_certificate\n"),
+      HasSubstr("tls.client_ca_file is not set"));
+  EXPECT_THAT(only_problem(base + "tls:\n  min_version: \"1.1\"\n"), HasSubstr("use 1.2 or 1.3"));
+  EXPECT_THAT(problems_of(base + "tls:\n  cert_file: s.pem\n  key_file: s.key\n  client_ca_file: ca.pem\n"
+                                 "  client_certificate: optional\n  min_version: \"1.3\"\n"
+                                 "user_identity:\n  source: client_certificate\n"),
+              ::testing::IsEmpty());
+}
+
 }  // namespace
 }  // namespace apimeter

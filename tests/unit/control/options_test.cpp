@@ -95,7 +95,7 @@ TEST(OptionTable, NamesAreUniqueAndYamlNestsOneLevel) {
     EXPECT_TRUE(paths.insert(option.yaml_path).second) << option.yaml_path;
     EXPECT_LE(std::count(option.yaml_path.begin(), option.yaml_path.end(), '.'), 1) << option.yaml_path;
   }
-  EXPECT_EQ(flags.size(), 61u);  // config plus the 57 settings of the file
+  EXPECT_EQ(flags.size(), 67u);  // config plus the 66 settings of the file
 }
 
 TEST(OptionTable, EveryRowRendersItsDefaultInASpellingItAccepts) {
@@ -199,7 +199,8 @@ TEST(OptionUserIdentity, SourceTakesEachSpellingAndSuggestsNearOnes) {
     EXPECT_EQ(find_option_by_flag("user-identity-source")->render(config), c.text);
   }
   EXPECT_EQ(assign_error("user-identity-source", "apikey"),
-            "use none, header, jwt_claim, api_key, cookie or client_address (did you mean api_key?)");
+            "use none, header, jwt_claim, api_key, cookie, client_address or client_certificate (did you "
+            "mean api_key?)");
   EXPECT_TRUE(contains(assign_error("user-identity-source", "jwt-claim"), "did you mean jwt_claim?"));
   EXPECT_TRUE(contains(assign_error("user-identity-source", "ip"), "use none, header"));
   EXPECT_FALSE(contains(assign_error("user-identity-source", "ip"), "did you mean"));

@@ -46,9 +46,11 @@ struct Headers {
   }
 };
 
-std::string user_of(const UserIdentitySource& source, const Headers& headers, std::string_view client = "10.0.0.1") {
+std::string user_of(const UserIdentitySource& source, const Headers& headers,
+                    std::string_view client = "10.0.0.1",
+                    std::string_view certificate_subject = "CN=crm,O=Acme") {
   std::array<char, kUserScratchBytes> scratch;
-  return std::string(extract_user(source, headers, client, scratch));
+  return std::string(extract_user(source, headers, PeerIdentity{client, certificate_subject}, scratch));
 }
 
 UserIdentitySource jwt(std::string claim = "sub") { return {UserIdentitySource::Kind::jwt_claim, std::move(claim)}; }
@@ -117,6 +119,10 @@ TEST(UserIdentity, CookieAndClientAddress) {
   EXPECT_EQ(user_of(cookie, Headers{{{"Cookie", "session=\"quoted\""}}}), "quoted");
   EXPECT_EQ(user_of(cookie, Headers{{{"Cookie", "sessionx=1; xsession=2"}}}), "");
   EXPECT_EQ(user_of({UserIdentitySource::Kind::client_address, ""}, Headers{}, "192.0.2.7"), "192.0.2.7");
+  // The certificate subject, and nothing (not the address) for a client that presented none.
+  EXPECT_EQ(user_of({UserIdentitySource::Kind::client_certificate, ""}, Headers{}, "192.0.2.7"),
+            "CN=crm,O=Acme");
+  EXPECT_EQ(user_of({UserIdentitySource::Kind::client_certificate, ""}, Headers{}, "192.0.2.7", ""), "");
 }
 
 TEST(UserIdentity, Base64UrlDecodingAcceptsBothAlphabetsAndRejectsGarbage) {

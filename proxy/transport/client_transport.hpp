@@ -1,0 +1,72 @@
+// The client connection's byte stream: its TCP socket, or TLS over that socket once start_tls() was
+// called. The HTTP codec above reads and writes through this and never asks which; socket-level control
+// (options, cancel, close) stays on the TCP socket underneath. No allocation per read or write: the TLS
+// session is made once per connection.
+#pragma once
+
+#include <memory>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/write.hpp>
+
+#include "common/asio_types.hpp"
+
+namespace apimeter {
+
+// The peer is gone: it closed (over TLS with or without its close_notify), or reset the connection.
+inline bool is_peer_gone(const ErrorCode& ec) noexcept {
+  return ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::error::broken_pipe ||
+         ec == asio::ssl::error::stream_truncated;
+}
+
+class ClientTransport {
+ public:
+  explicit ClientTransport(Socket socket) noexcept : socket_(std::move(socket)) {}
+
+  Socket& socket() noexcept { return socket_; }
+  bool secure() const noexcept { return tls_ != nullptr; }
+  // The TLS session (SSL*), or nullptr on a cleartext connection.
+  SSL* tls_session() const noexcept { return tls_ ? tls_->native_handle() : nullptr; }
+
+  // From here on the stream is TLS with `context`, which the session keeps alive (OpenSSL counts it).
+  void start_tls(asio::ssl::context& context) {
+    tls_ = std::make_unique<asio::ssl::stream<Socket&>>(socket_, context);
+  }
+
+  // handler(const ErrorCode&)
+  template <typename Handler>
+  void async_handshake(Handler&& handler) {
+    tls_->async_handshake(asio::ssl::stream_base::server, std::forward<Handler>(handler));
+  }
+  // handler(const ErrorCode&, std::size_t): some bytes, as the socket's async_read_some.
+  template <typename Buffers, typename Handler>
+  void async_read_some(const Buffers& buffers, Handler&& handler) {
+    if (tls_) return tls_->async_read_some(buffers, std::forward<Handler>(handler));
+    socket_.async_read_some(buffers, std::forward<Handler>(handler));
+  }
+  // handler(const ErrorCode&, std::size_t): all of `buffers`, as asio::async_write.
+  template <typename Buffers, typename Handler>
+  void async_write(const Buffers& buffers, Handler&& handler) {
+    if (tls_) return asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
+    asio::async_write(socket_, buffers, std::forward<Handler>(handler));
+  }
+  // The end of what we send. Cleartext: a FIN now, and handler(error) posted. TLS: a close_notify, then
+  // the peer's read until it answers with its own or closes (the caller bounds it with a deadline); the
+  // caller must have no read pending.
+  template <typename Handler>
+  void async_shutdown_send(Handler&& handler) {
+    if (tls_) return tls_->async_shutdown(std::forward<Handler>(handler));
+    ErrorCode ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    asio::post(socket_.get_executor(),
+               [handler = std::forward<Handler>(handler), ec]() mutable { handler(ec); });
+  }
+
+ private:
+  Socket socket_;
+  std::unique_ptr<asio::ssl::stream<Socket&>> tls_;
+};
+
+}  // namespace apimeter
