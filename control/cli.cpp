@@ -76,6 +76,8 @@ constexpr OtelVariable kOtelVariables[] = {
     {"OTEL_TRACES_EXPORTER", "tracing-enabled", 0, &exporter_enabled},
     {"OTEL_EXPORTER_OTLP_ENDPOINT", "tracing-endpoint", 0, &traces_url},
     {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "tracing-endpoint", 1, &as_is},
+    {"OTEL_EXPORTER_OTLP_CERTIFICATE", "tracing-ca-file", 0, &as_is},
+    {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "tracing-ca-file", 1, &as_is},
     {"OTEL_EXPORTER_OTLP_HEADERS", "tracing-headers", 0, &as_is},
     {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "tracing-headers", 1, &as_is},
     {"OTEL_EXPORTER_OTLP_COMPRESSION", "tracing-compression", 0, &as_is},

@@ -99,7 +99,8 @@ enum class OtlpCompression { none, gzip };
 // Tracing: spans per request exported over OTLP/HTTP. The OTEL_* environment variables map onto these.
 struct TracingConfig {
   bool enabled = false;
-  std::string endpoint{defaults::kTracingEndpoint};  // full URL of the traces endpoint, http only
+  std::string endpoint{defaults::kTracingEndpoint};  // full URL of the traces endpoint, http or https
+  std::string ca_file;  // https: CAs the collector's certificate must chain to; empty = the system's
   std::string headers;              // "name=value,..." sent with every export (values URL-decoded)
   OtlpCompression compression = OtlpCompression::none;
   Duration export_timeout = defaults::kTracingExportTimeout;

@@ -409,6 +409,10 @@ constexpr OptionRow kOptions[] = {
     OptionRow{"tracing-endpoint", "tracing.endpoint", VK::http_url,
               "the collector's OTLP/HTTP traces URL (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT)",
               &assign_tracing_endpoint, &render_text<&Config::tracing, &TracingConfig::endpoint>},
+    row<VK::optional_path, &Config::tracing, &TracingConfig::ca_file>(
+        "tracing-ca-file", "tracing.ca_file",
+        "https endpoint: PEM CAs its certificate must chain to; empty = the system's "
+        "(OTEL_EXPORTER_OTLP_CERTIFICATE)"),
     OptionRow{"tracing-headers", "tracing.headers", VK::key_value_list,
               "headers sent with every export, e.g. authorization=Bearer%20x (OTEL_EXPORTER_OTLP_HEADERS)",
               &assign_key_values<true, &Config::tracing, &TracingConfig::headers>,
@@ -600,7 +604,7 @@ std::string_view value_description(ValueKind kind) noexcept {
     case ValueKind::key_value_list:
       return "key=value pairs separated by commas";
     case ValueKind::http_url:
-      return "a URL like http://otel-collector:4318/v1/traces";
+      return "a URL like http://otel-collector:4318/v1/traces or https://collector.example:4318/v1/traces";
     case ValueKind::tls_version:
       return "1.2 or 1.3";
     case ValueKind::client_certificate_mode:

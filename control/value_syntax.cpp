@@ -474,19 +474,16 @@ bool parse_key_values(std::string_view text, bool header_names,
 }
 
 bool parse_http_url(std::string_view text, HttpUrl& out, std::string& error) {
-  constexpr std::string_view kScheme = "http://";
-  if (text.starts_with("https://")) {
-    error = "https is not supported; export to a collector (or agent) over http, on loopback or a private network";
+  const bool tls = text.starts_with("https://");
+  if (!tls && !text.starts_with("http://")) {
+    error = "expected a URL like http://otel-collector:4318/v1/traces or https://...";
     return false;
   }
-  if (!text.starts_with(kScheme)) {
-    error = "expected a URL like http://otel-collector:4318/v1/traces";
-    return false;
-  }
-  text.remove_prefix(kScheme.size());
+  text.remove_prefix(tls ? 8 : 7);
   const std::size_t slash = text.find('/');
   const std::string_view authority = text.substr(0, slash);
   HttpUrl url;
+  url.tls = tls;
   url.path = slash == std::string_view::npos ? "/" : std::string(text.substr(slash));
   if (url.path.find_first_of(" #\r\n\t") != std::string::npos) {
     error = "the path has a space, tab, line break or #";
@@ -499,7 +496,8 @@ bool parse_http_url(std::string_view text, HttpUrl& out, std::string& error) {
   const bool has_port = !authority.empty() && authority.back() != ']' && authority.rfind(':') != std::string_view::npos;
   HostPort host_port;
   std::string reason;
-  if (!parse_host_port(has_port ? authority : std::string(authority) + ":80", false, host_port, reason)) {
+  if (!parse_host_port(has_port ? authority : std::string(authority) + (tls ? ":443" : ":80"), false,
+                       host_port, reason)) {
     error = "host: " + reason;
     return false;
   }

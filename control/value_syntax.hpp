@@ -34,7 +34,9 @@ bool parse_ratio(std::string_view text, double& out, std::string& error);
 bool parse_key_values(std::string_view text, bool header_names,
                       std::vector<std::pair<std::string, std::string>>& out, std::string& error);
 // "http://host[:port][/path]"; port 80 when absent, path "/" when absent. https is refused with a reason.
+// http:// or https:// (tls), the port defaulting to 80 or 443.
 struct HttpUrl {
+  bool tls = false;
   std::string host;
   std::uint16_t port = 80;
   std::string path = "/";

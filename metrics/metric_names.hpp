@@ -56,7 +56,7 @@ inline constexpr FamilyName kTlsHandshakes{
     "apimeter_tls_handshakes_total", T::Counter,
     "TLS handshakes on the listener: result=success by tls_protocol_version, result=failure by error_type "
     "(timeout, closed, http_request, unsupported_protocol, no_shared_cipher, no_application_protocol, "
-    "certificate_required, certificate_expired, bad_certificate, error)."};
+    "certificate_required, certificate_expired, bad_certificate, peer_rejected_certificate, error)."};
 inline constexpr FamilyName kTlsResumed{
     "apimeter_tls_sessions_resumed_total", T::Counter,
     "Successful TLS handshakes that resumed an earlier session from its ticket."};

@@ -57,7 +57,8 @@ enum class TlsHandshakeFailure : std::uint8_t {
   certificate_required,     // mutual TLS: the client presented no certificate
   certificate_expired,      // mutual TLS: the client's certificate has expired (or is not valid yet)
   bad_certificate,          // mutual TLS: the client's certificate does not verify against tls.client_ca_file
-  error,                    // anything else
+  peer_rejected_certificate,  // the client refused ours (unknown CA, expired, wrong name): an alert it sent
+  error,                      // anything else
   kCount,
 };
 inline constexpr std::size_t kTlsHandshakeFailures = static_cast<std::size_t>(TlsHandshakeFailure::kCount);
@@ -71,6 +72,7 @@ inline constexpr std::string_view kTlsHandshakeFailureLabels[kTlsHandshakeFailur
     "certificate_required",
     "certificate_expired",
     "bad_certificate",
+    "peer_rejected_certificate",
     "error"};
 
 // The tls_protocol_version of a successful handshake (OpenTelemetry's tls.protocol.version spelling).

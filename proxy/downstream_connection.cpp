@@ -70,7 +70,7 @@ void DownstreamConnection::start() {
   ErrorCode ignored;
   transport_.socket().set_option(tcp::no_delay(true), ignored);
   if (snapshot_->tls) return do_handshake();
-  wait_first_request();
+  wait_first_request(first_wait_timeout());
 }
 
 Duration DownstreamConnection::first_wait_timeout() noexcept {
@@ -82,10 +82,10 @@ Duration DownstreamConnection::first_wait_timeout() noexcept {
                                       : client_wait_timeout(t.client_idle, t.client_idle_floor);
 }
 
-void DownstreamConnection::wait_first_request() {
+void DownstreamConnection::wait_first_request(Duration timeout) {
   // Without a header timeout the first wait is counted as an idle one.
   awaiting_first_request_ = snapshot_->config.timeouts.client_header.count() != 0;
-  do_wait_request(first_wait_timeout());
+  do_wait_request(timeout);
 }
 
 // ---- 0. TLS handshake (TLS listeners) ---------------------------------------------------------------
@@ -97,6 +97,19 @@ void DownstreamConnection::do_handshake() {
   // reclaimable at the connection cap like a silent connection.
   worker_.connection_idle(*this);
   set_deadline(DeadlineKind::client, first_wait_timeout());
+  // The TLS session (Asio's two 17 KiB record buffers and OpenSSL's state) is made once the ClientHello
+  // arrives, so a silent connection costs what a cleartext one does.
+  transport_.socket().async_wait(tcp::socket::wait_read,
+                                 [self = shared_from_this(), ex = generation_](const ErrorCode& ec) {
+                                   if (ex == self->generation_) self->on_client_hello(ec);
+                                 });
+}
+
+void DownstreamConnection::on_client_hello(const ErrorCode& ec) {
+  if (ec) {
+    worker_.metrics().tls_handshake_failed(classify_handshake_failure(ec, X509_V_OK));
+    return close_connection();
+  }
   transport_.start_tls(snapshot_->tls->context);
   transport_.async_handshake([self = shared_from_this(), ex = generation_](const ErrorCode& ec) {
     if (ex == self->generation_) self->on_handshake(ec);
@@ -116,7 +129,12 @@ void DownstreamConnection::on_handshake(const ErrorCode& ec) {
   if (X509* certificate = SSL_get0_peer_certificate(session))
     peer_subject_length_ = certificate_subject(certificate, peer_subject_, sizeof peer_subject_);
   Worker::connection_busy(*this);
-  wait_first_request();
+  // The handshake and the wait for the first request share one budget: the first wait's.
+  const Clock::time_point deadline = deadlines_[static_cast<std::size_t>(DeadlineKind::client)];
+  const Duration left = deadline == Clock::time_point::max()
+                            ? Duration(0)  // no timeout
+                            : std::max(Duration(1), std::chrono::ceil<Duration>(deadline - Clock::now()));
+  wait_first_request(left);
 }
 
 void DownstreamConnection::stop_if_idle() {
@@ -562,7 +580,10 @@ void DownstreamConnection::parse_response_head() {
 
 void DownstreamConnection::on_interim_response() {
   if (response_.status == 101) {
-    if (!upgrade_requested_) return fail(ProxyError::upstream_bad_response);
+    // The tunnel reads the client from here on: not while the request body is still being read into the
+    // same buffer (one client read at a time, and no body bytes relayed twice).
+    if (!upgrade_requested_ || !request_body_done_ || request_pump_active_)
+      return fail(ProxyError::upstream_bad_response);
     return start_tunnel();
   }
   if (request_.version_minor == 0) {
@@ -838,7 +859,9 @@ void DownstreamConnection::fail(ProxyError error) {
   if (exchange_.record.error_type.empty()) exchange_.record.error_type = error_info(error).type;
   give_up_upstream();
   const ErrorInfo& info = error_info(error);
-  if (exchange_.response_started || info.status == 0 || !in_request_) {
+  // An interim (1xx) head still being written counts as started: its bytes are on the way, and the reply
+  // would need the buffer it is written from.
+  if (exchange_.response_started || transport_.write_pending() || info.status == 0 || !in_request_) {
     // Bytes of a response already went out, or the client is gone: closing is the only honest signal.
     // With a declared length or chunking the client sees the cut; a client reading until close would
     // take a FIN for a complete body, so it gets a reset.
@@ -959,7 +982,8 @@ void DownstreamConnection::linger_close() {
   // cancel it before the buffer goes back to the pool. Its completion belongs to an old generation.
   ErrorCode cancelled;
   transport_.socket().cancel(cancelled);
-  worker_.buffers().release(client_in_);
+  // Over TLS the cancelled read may still decrypt into it: then it goes with the connection instead.
+  if (!transport_.buffers_in_use()) worker_.buffers().release(client_in_);
   deadlines_.fill(Clock::time_point::max());
   set_deadline(DeadlineKind::client, kLingerTimeout);
   // Cleartext: a FIN, then drain until the client closes. TLS: a close_notify, and the shutdown itself
@@ -996,9 +1020,13 @@ void DownstreamConnection::close_connection() {
   transport_.socket().close(ignored);
   timer_.cancel();
   release_upstream(false);
-  worker_.buffers().release(client_in_);
-  worker_.buffers().release(head_out_);
-  worker_.buffers().release(upstream_in_);
+  // A client read or write still in flight (cancelled, but over TLS possibly about to decrypt into or
+  // encrypt from its buffer) keeps the buffers: they are freed with the connection, never reused early.
+  if (!transport_.buffers_in_use()) {
+    worker_.buffers().release(client_in_);
+    worker_.buffers().release(head_out_);
+    worker_.buffers().release(upstream_in_);
+  }
   worker_.connection_closed(*this);
 }
 

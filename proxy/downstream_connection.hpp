@@ -45,8 +45,9 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
 
   // 0: TLS listeners: the handshake, then the first request's wait.
   void do_handshake();
+  void on_client_hello(const ErrorCode& ec);  // readable: the ClientHello (or an EOF) is there
   void on_handshake(const ErrorCode& ec);
-  void wait_first_request();
+  void wait_first_request(Duration timeout);
   Duration first_wait_timeout() noexcept;  // a new connection's first wait: handshake, then first request
   // 1-2: wait for and read a request head.
   void do_wait_request(Duration timeout);

@@ -130,7 +130,9 @@ tracing::ExporterSettings make_exporter_settings(const Config& config, const std
     out.host = url.host;
     out.port = url.port;
     out.path = url.path;
+    out.tls = url.tls;
   }
+  out.ca_file = t.ca_file;
   parse_key_values(t.headers, true, out.headers, ignored);
   out.gzip = t.compression == OtlpCompression::gzip;
   out.timeout = t.export_timeout;

@@ -18,6 +18,8 @@ struct ExporterSettings {
   std::string host = "127.0.0.1";
   std::uint16_t port = 4318;
   std::string path = "/v1/traces";
+  bool tls = false;     // https: the collector's certificate is verified (chain and host name)
+  std::string ca_file;  // PEM CAs for that; empty = the system's default store
   KeyValues headers;  // sent with every export request
   bool gzip = false;
   std::chrono::milliseconds timeout{10000};  // one export request, connect included

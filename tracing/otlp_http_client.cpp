@@ -4,7 +4,10 @@
 #include <charconv>
 #include <ctime>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/http.hpp>
 
 namespace apimeter::tracing {
@@ -22,11 +25,35 @@ OtlpHttpClient::OtlpHttpClient() : stream_(io_) {}
 OtlpHttpClient::~OtlpHttpClient() { close(); }
 
 void OtlpHttpClient::close() noexcept {
+  tls_.reset();  // no close_notify: the connection is dropped, as after an error
   beast::error_code ignored;
   stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
   stream_.close();
   connected_ = false;
   buffer_.clear();
+}
+
+bool OtlpHttpClient::ensure_tls_context(const std::string& ca_file, std::string& error) {
+  if (tls_context_ && tls_context_ca_file_ == ca_file) return true;
+  namespace ssl = boost::asio::ssl;
+  auto context = std::make_unique<ssl::context>(ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  beast::error_code ec;
+  if (ca_file.empty()) {
+    context->set_default_verify_paths(ec);
+  } else {
+    context->load_verify_file(ca_file, ec);
+  }
+  ERR_clear_error();
+  if (ec) {
+    error = (ca_file.empty() ? std::string("the system's CA store") : "tracing.ca_file " + ca_file) + ": " +
+            ec.message();
+    return false;
+  }
+  context->set_verify_mode(ssl::verify_peer);
+  tls_context_ = std::move(context);
+  tls_context_ca_file_ = ca_file;
+  return true;
 }
 
 PostOutcome OtlpHttpClient::post(const ExporterSettings& settings, std::string_view body, bool gzipped,
@@ -56,7 +83,10 @@ PostOutcome OtlpHttpClient::attempt(const ExporterSettings& settings, std::strin
     return out;
   };
 
-  if (connected_ && (connected_host_ != settings.host || connected_port_ != settings.port)) close();
+  if (connected_ &&
+      (connected_host_ != settings.host || connected_port_ != settings.port ||
+       connected_tls_ != settings.tls || (settings.tls && tls_context_ca_file_ != settings.ca_file)))
+    close();
   reused = connected_;
   if (!connected_) {
     tcp::resolver resolver(io_);
@@ -68,7 +98,27 @@ PostOutcome OtlpHttpClient::attempt(const ExporterSettings& settings, std::strin
     if (ec) return fail("connect " + settings.host + ":" + std::to_string(settings.port), ec);
     beast::error_code ignored;
     stream_.socket().set_option(tcp::no_delay(true), ignored);
+    if (settings.tls) {
+      std::string why;
+      if (!ensure_tls_context(settings.ca_file, why)) {
+        out.error = "tls: " + why;
+        close();
+        return out;
+      }
+      tls_ = std::make_unique<boost::asio::ssl::stream<beast::tcp_stream&>>(stream_, *tls_context_);
+      // SNI for a name (not an address), and the certificate must name the host we connect to.
+      boost::system::error_code address_check;
+      boost::asio::ip::make_address(settings.host, address_check);
+      if (address_check) SSL_set_tlsext_host_name(tls_->native_handle(), settings.host.c_str());
+      tls_->set_verify_callback(boost::asio::ssl::host_name_verification(settings.host));
+      ec = run([&](auto handler) {
+        tls_->async_handshake(boost::asio::ssl::stream_base::client, std::move(handler));
+      });
+      ERR_clear_error();
+      if (ec) return fail("tls handshake with " + settings.host + ":" + std::to_string(settings.port), ec);
+    }
     connected_ = true;
+    connected_tls_ = settings.tls;
     connected_host_ = settings.host;
     connected_port_ = settings.port;
   }
@@ -84,12 +134,24 @@ PostOutcome OtlpHttpClient::attempt(const ExporterSettings& settings, std::strin
   request.prepare_payload();
 
   stream_.expires_at(deadline);
-  beast::error_code ec = run([&](auto handler) { http::async_write(stream_, request, std::move(handler)); });
-  if (ec) return fail("send", ec);
   http::response_parser<http::string_body> parser;
   parser.body_limit(kMaxResponseBody);
-  ec = run([&](auto handler) { http::async_read(stream_, buffer_, parser, std::move(handler)); });
-  if (ec) return fail("read response", ec);
+  // The exchange over whichever stream the connection is: TLS over the TCP stream (whose expiry still
+  // bounds every step), or the TCP stream itself.
+  auto exchange = [&](auto& stream) {
+    beast::error_code ec = run([&](auto handler) { http::async_write(stream, request, std::move(handler)); });
+    if (ec) {
+      fail("send", ec);
+      return false;
+    }
+    ec = run([&](auto handler) { http::async_read(stream, buffer_, parser, std::move(handler)); });
+    if (ec) {
+      fail("read response", ec);
+      return false;
+    }
+    return true;
+  };
+  if (!(tls_ ? exchange(*tls_) : exchange(stream_))) return out;
 
   auto& response = parser.get();
   out.status = static_cast<int>(response.result_int());

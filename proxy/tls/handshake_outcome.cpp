@@ -36,6 +36,15 @@ metrics::TlsHandshakeFailure classify_handshake_failure(const ErrorCode& ec, lon
       return verify_result == X509_V_ERR_CERT_HAS_EXPIRED || verify_result == X509_V_ERR_CERT_NOT_YET_VALID
                  ? F::certificate_expired
                  : F::bad_certificate;
+    // The client's alert about the certificate we served: an expired or untrusted server certificate
+    // shows here before any client reports it.
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+      return F::peer_rejected_certificate;
     default:
       return F::error;
   }

@@ -8,9 +8,12 @@
 #include <openssl/x509.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
-#include <fstream>
+#include <optional>
+
+#include <openssl/evp.h>
 
 #include "control/value_syntax.hpp"
 
@@ -48,11 +51,33 @@ std::string openssl_reason(const boost::system::error_code& ec) {
   return reason;
 }
 
-bool readable(const std::string& file, std::string& why) {
-  std::ifstream in(file, std::ios::binary);
-  if (in) return true;
-  why = std::strerror(errno);
-  return false;
+// The whole file, or nullopt with the reason in `why`.
+std::optional<std::string> read_file(const std::string& file, std::string& why) {
+  std::FILE* f = std::fopen(file.c_str(), "rb");
+  if (f == nullptr) {
+    why = std::strerror(errno);
+    return std::nullopt;
+  }
+  std::string text;
+  char chunk[4096];
+  for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, f)) > 0;) text.append(chunk, n);
+  std::fclose(f);
+  return text;
+}
+
+// The session id context: a session resumes only under the client-certificate policy it was made under.
+// OpenSSL does not ask for a client certificate again on resumption, so a reload that requires one, or
+// changes the client CAs, must turn earlier tickets into full handshakes.
+std::array<unsigned char, 32> session_context(const TlsConfig& tls, const std::string& client_ca_pem) {
+  std::string policy = "apimeter/1 ";
+  policy += tls.client_ca_file.empty()                                  ? 'n'
+            : tls.client_certificate == ClientCertificateMode::required ? 'r'
+                                                                        : 'o';
+  policy += client_ca_pem;
+  std::array<unsigned char, 32> digest{};
+  unsigned int length = 0;
+  EVP_Digest(policy.data(), policy.size(), digest.data(), &length, EVP_sha256(), nullptr);
+  return digest;
 }
 
 double not_after_of(X509* certificate) {
@@ -75,7 +100,7 @@ std::size_t certificate_subject(const void* certificate, char* out, std::size_t 
   if (bio == nullptr) return 0;
   std::size_t n = 0;
   if (X509_NAME_print_ex(bio, X509_get_subject_name(static_cast<const X509*>(certificate)), 0,
-                         XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0) {
+                         XN_FLAG_RFC2253) >= 0) {  // non-ASCII escaped: a cut never splits a character
     const int read = BIO_read(bio, out, static_cast<int>(capacity));
     n = read > 0 ? static_cast<std::size_t>(read) : 0;
   }
@@ -105,29 +130,41 @@ std::shared_ptr<TlsServerContext> build_tls_server_context(const TlsConfig& tls,
 
   boost::system::error_code ec;
   std::string why;
-  if (!readable(tls.cert_file, why)) {
+  if (!read_file(tls.cert_file, why)) {
     problem("tls.cert_file " + quote(tls.cert_file) + ": cannot read it: " + why);
   } else if (result->context.use_certificate_chain_file(tls.cert_file, ec); ec) {
     problem("tls.cert_file " + quote(tls.cert_file) + ": not a PEM certificate chain: " + openssl_reason(ec));
   }
-  if (!readable(tls.key_file, why)) {
+  if (!read_file(tls.key_file, why)) {
     problem("tls.key_file " + quote(tls.key_file) + ": cannot read it: " + why);
   } else if (result->context.use_private_key_file(tls.key_file, ssl::context::pem, ec); ec) {
-    problem("tls.key_file " + quote(tls.key_file) +
-            ": not a PEM private key (or it is encrypted): " + openssl_reason(ec));
+    // OpenSSL checks the key against the certificate as it loads it (Asio took the error off the queue).
+    if (ec.category() == boost::asio::error::get_ssl_category() &&
+        ERR_GET_REASON(static_cast<unsigned long>(static_cast<unsigned int>(ec.value()))) ==
+            X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      problem("tls.key_file " + quote(tls.key_file) + " is not the key of the certificate in tls.cert_file " +
+              quote(tls.cert_file));
+    } else {
+      problem("tls.key_file " + quote(tls.key_file) +
+              ": not a PEM private key (or it is encrypted): " + openssl_reason(ec));
+    }
   } else if (problems.size() == problems_before && SSL_CTX_check_private_key(ctx) != 1) {
     problem("tls.key_file " + quote(tls.key_file) + " is not the key of the certificate in tls.cert_file " +
             quote(tls.cert_file));
     ERR_clear_error();
   }
 
+  std::string client_ca_pem;
   if (!tls.client_ca_file.empty()) {
-    if (!readable(tls.client_ca_file, why)) {
+    std::optional<std::string> pem = read_file(tls.client_ca_file, why);
+    if (!pem) {
       problem("tls.client_ca_file " + quote(tls.client_ca_file) + ": cannot read it: " + why);
     } else if (result->context.load_verify_file(tls.client_ca_file, ec); ec) {
       problem("tls.client_ca_file " + quote(tls.client_ca_file) +
               ": no PEM certificate in it: " + openssl_reason(ec));
     } else {
+      client_ca_pem = std::move(*pem);
       // The CA names go into the CertificateRequest, so a client with several certificates picks the right
       // one.
       SSL_CTX_set_client_CA_list(ctx, SSL_load_client_CA_file(tls.client_ca_file.c_str()));
@@ -141,8 +178,8 @@ std::shared_ptr<TlsServerContext> build_tls_server_context(const TlsConfig& tls,
   // Resumption by stateless tickets only, with the process's keys: any worker, and the context of a later
   // reload, can resume a session another one started; no server-side cache to lock or bound.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-  static constexpr unsigned char kSessionContext[] = "apimeter";
-  SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
+  const std::array<unsigned char, 32> context_id = session_context(tls, client_ca_pem);
+  SSL_CTX_set_session_id_context(ctx, context_id.data(), static_cast<unsigned int>(context_id.size()));
   if (SSL_CTX_set_tlsext_ticket_keys(ctx, const_cast<unsigned char*>(keys.bytes.data()),
                                      static_cast<long>(keys.bytes.size())) != 1) {
     problem("tls: OpenSSL refused the session ticket keys");

@@ -1,7 +1,9 @@
 // The client connection's byte stream: its TCP socket, or TLS over that socket once start_tls() was
 // called. The HTTP codec above reads and writes through this and never asks which; socket-level control
 // (options, cancel, close) stays on the TCP socket underneath. No allocation per read or write: the TLS
-// session is made once per connection.
+// session is made once per connection. It knows whether a read or write of the caller's buffers is still
+// in flight: a cancelled TLS read may already hold its bytes and decrypt them into the caller's buffer in a
+// second step (Asio runs SSL_read after the socket read completes), so cancel() alone does not free it.
 #pragma once
 
 #include <memory>
@@ -24,6 +26,8 @@ inline bool is_peer_gone(const ErrorCode& ec) noexcept {
 class ClientTransport {
  public:
   explicit ClientTransport(Socket socket) noexcept : socket_(std::move(socket)) {}
+  ClientTransport(const ClientTransport&) = delete;  // the TLS stream refers to socket_
+  ClientTransport& operator=(const ClientTransport&) = delete;
 
   Socket& socket() noexcept { return socket_; }
   bool secure() const noexcept { return tls_ != nullptr; }
@@ -40,21 +44,37 @@ class ClientTransport {
   void async_handshake(Handler&& handler) {
     tls_->async_handshake(asio::ssl::stream_base::server, std::forward<Handler>(handler));
   }
-  // handler(const ErrorCode&, std::size_t): some bytes, as the socket's async_read_some.
+  // handler(const ErrorCode&, std::size_t): some bytes, as the socket's async_read_some. The handler must
+  // keep the transport's owner alive (the connection's handlers hold it).
   template <typename Buffers, typename Handler>
   void async_read_some(const Buffers& buffers, Handler&& handler) {
-    if (tls_) return tls_->async_read_some(buffers, std::forward<Handler>(handler));
-    socket_.async_read_some(buffers, std::forward<Handler>(handler));
+    ++reads_pending_;
+    auto done = [this, handler = std::forward<Handler>(handler)](const ErrorCode& ec, std::size_t n) mutable {
+      --reads_pending_;
+      handler(ec, n);
+    };
+    if (tls_) return tls_->async_read_some(buffers, std::move(done));
+    socket_.async_read_some(buffers, std::move(done));
   }
   // handler(const ErrorCode&, std::size_t): all of `buffers`, as asio::async_write.
   template <typename Buffers, typename Handler>
   void async_write(const Buffers& buffers, Handler&& handler) {
-    if (tls_) return asio::async_write(*tls_, buffers, std::forward<Handler>(handler));
-    asio::async_write(socket_, buffers, std::forward<Handler>(handler));
+    ++writes_pending_;
+    auto done = [this, handler = std::forward<Handler>(handler)](const ErrorCode& ec, std::size_t n) mutable {
+      --writes_pending_;
+      handler(ec, n);
+    };
+    if (tls_) return asio::async_write(*tls_, buffers, std::move(done));
+    asio::async_write(socket_, buffers, std::move(done));
   }
+  // A read or write of the caller's buffers has not completed yet (even if cancelled): those buffers must
+  // not be reused until it has.
+  bool write_pending() const noexcept { return writes_pending_ != 0; }
+  bool buffers_in_use() const noexcept { return reads_pending_ != 0 || writes_pending_ != 0; }
+
   // The end of what we send. Cleartext: a FIN now, and handler(error) posted. TLS: a close_notify, then
-  // the peer's read until it answers with its own or closes (the caller bounds it with a deadline); the
-  // caller must have no read pending.
+  // the peer's read until it answers with its own or closes (the caller bounds it with a deadline). A read
+  // still pending (cancelled) is fine: Asio queues the shutdown's reads behind it.
   template <typename Handler>
   void async_shutdown_send(Handler&& handler) {
     if (tls_) return tls_->async_shutdown(std::forward<Handler>(handler));
@@ -67,6 +87,8 @@ class ClientTransport {
  private:
   Socket socket_;
   std::unique_ptr<asio::ssl::stream<Socket&>> tls_;
+  std::uint8_t reads_pending_ = 0;
+  std::uint8_t writes_pending_ = 0;
 };
 
 }  // namespace apimeter

@@ -8,6 +8,11 @@ request (utime+stime from /proc over the measured runs), RSS idle and with 1,000
 connections open. One more apimeter target has 5 live-view viewers polling its /stats every second during
 its runs (threads of this script on wrk's core), to show what the dashboard and `apimeter top` cost the data
 plane. Loopback only; every phase is bounded in time.
+
+A second table terminates TLS in apimeter, nginx and HAProxy with the same ECDSA P-256 certificate (made with
+the openssl CLI in the run's directory): keep-alive HTTPS requests/s, and new TLS connections per second
+(wrk sends `Connection: close`, so every request is a new connection and a full handshake: wrk does not
+resume sessions), with the proxy's CPU per request or handshake.
 """
 import argparse
 import os
@@ -143,28 +148,44 @@ def start_apimeter(args, core, upstream_port, extra, admin_port=0):
     return proc, port
 
 
-def start_nginx(workdir, core, upstream_port):
+def make_certificate(workdir):
+    """A self-signed ECDSA P-256 certificate for 127.0.0.1; (cert, key, cert+key for HAProxy)."""
+    cert, key, both = (os.path.join(workdir, n) for n in ("bench.pem", "bench.key", "bench-haproxy.pem"))
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=30)
+    with open(both, "w") as out:
+        out.write(open(cert).read() + open(key).read())
+    return cert, key, both
+
+
+def start_nginx(workdir, core, upstream_port, tls=None):
     port = free_port()
-    conf = os.path.join(workdir, "nginx.conf")
+    # Each nginx has its own prefix: pid file, logs and temp paths must not collide.
+    prefix = os.path.join(workdir, "nginx-tls" if tls else "nginx")
+    os.makedirs(prefix, exist_ok=True)
+    conf = os.path.join(prefix, "nginx.conf")
+    listen = (f"listen 127.0.0.1:{port} ssl;\n    ssl_certificate {tls[0]};\n    ssl_certificate_key {tls[1]};\n"
+              "    ssl_protocols TLSv1.2 TLSv1.3;" if tls else f"listen 127.0.0.1:{port};")
     with open(conf, "w") as f:
         f.write(f"""worker_processes 1;
 worker_cpu_affinity auto;
 daemon off;
-pid {workdir}/nginx.pid;
-error_log {workdir}/nginx-error.log warn;
+pid {prefix}/nginx.pid;
+error_log {prefix}/nginx-error.log warn;
 worker_rlimit_nofile 8192;
 events {{ worker_connections 4096; }}
 http {{
   access_log off;
-  client_body_temp_path {workdir}/body;
-  proxy_temp_path {workdir}/proxy;
-  fastcgi_temp_path {workdir}/fastcgi;
-  uwsgi_temp_path {workdir}/uwsgi;
-  scgi_temp_path {workdir}/scgi;
+  client_body_temp_path {prefix}/body;
+  proxy_temp_path {prefix}/proxy;
+  fastcgi_temp_path {prefix}/fastcgi;
+  uwsgi_temp_path {prefix}/uwsgi;
+  scgi_temp_path {prefix}/scgi;
   keepalive_requests 1000000;
   upstream backend {{ server 127.0.0.1:{upstream_port}; keepalive 64; keepalive_requests 1000000; }}
   server {{
-    listen 127.0.0.1:{port};
+    {listen}
     location / {{
       proxy_pass http://backend;
       proxy_http_version 1.1;
@@ -173,15 +194,16 @@ http {{
   }}
 }}
 """)
-    proc = subprocess.Popen(pinned(core, ["nginx", "-p", workdir, "-c", conf]),
+    proc = subprocess.Popen(pinned(core, ["nginx", "-p", prefix, "-c", conf]),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port)
     return proc, port
 
 
-def start_haproxy(workdir, core, upstream_port):
+def start_haproxy(workdir, core, upstream_port, tls=None):
     port = free_port()
-    conf = os.path.join(workdir, "haproxy.cfg")
+    conf = os.path.join(workdir, "haproxy-tls.cfg" if tls else "haproxy.cfg")
+    bind = f"bind 127.0.0.1:{port} ssl crt {tls[2]} alpn http/1.1" if tls else f"bind 127.0.0.1:{port}"
     with open(conf, "w") as f:
         f.write(f"""global
   nbthread 1
@@ -195,7 +217,7 @@ defaults
   option http-keep-alive
   http-reuse always
 frontend fe
-  bind 127.0.0.1:{port}
+  {bind}
   default_backend be
 backend be
   server s1 127.0.0.1:{upstream_port}
@@ -212,9 +234,10 @@ def parse_ms(text):
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def run_wrk(args, port):
-    argv = pinned(args.client_core, ["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency",
-                                     f"http://127.0.0.1:{port}/"])
+def run_wrk(args, port, scheme="http", new_connections=False):
+    close = ["-H", "Connection: close"] if new_connections else []
+    argv = pinned(args.client_core, ["wrk", "-t1", f"-c{args.connections}", f"-d{args.seconds}s", "--latency"] +
+                  close + [f"{scheme}://127.0.0.1:{port}/"])
     out = subprocess.run(argv, capture_output=True, text=True, timeout=args.seconds + 30).stdout
     if "Requests/sec" not in out or "99%" not in out:
         raise RuntimeError(f"unexpected wrk output for port {port}:\n{out}")
@@ -247,6 +270,57 @@ def open_idle_connections(port, count, timeout=30.0):
                 raise RuntimeError("connection closed during idle setup")
             data += chunk
     return conns
+
+
+def run_tls_table(args, workdir, upstream_port, procs):
+    """HTTPS through each proxy: keep-alive requests/s, and new connections (full handshakes) per second."""
+    tls = make_certificate(workdir)
+    targets = []
+    p, port = start_apimeter(args, args.server_core, upstream_port, ["--tls-cert-file", tls[0], "--tls-key-file", tls[1]])
+    procs.append(p)
+    targets.append(Target("apimeter", port, p, [p.pid]))
+    p, port = start_nginx(workdir, args.server_core, upstream_port, tls)
+    procs.append(p)
+    time.sleep(0.3)
+    targets.append(Target("nginx", port, p, children(p.pid) or [p.pid]))
+    p, port = start_haproxy(workdir, args.server_core, upstream_port, tls)
+    procs.append(p)
+    targets.append(Target("HAProxy", port, p, [p.pid]))
+    for t in targets:
+        subprocess.run(pinned(args.client_core, ["wrk", "-t1", f"-c{args.connections}", "-d1s",
+                                                 f"https://127.0.0.1:{t.port}/"]), capture_output=True)
+    results = {t.name: {"keepalive": [], "handshake": [], "cpu": {"keepalive": 0, "handshake": 0},
+                        "requests": {"keepalive": 0, "handshake": 0}} for t in targets}
+    for r in range(args.rounds):
+        for mode in ("keepalive", "handshake"):
+            for t in targets:
+                before = cpu_ticks(t.measured_pids)
+                result = run_wrk(args, t.port, "https", new_connections=(mode == "handshake"))
+                cell = results[t.name]
+                cell["cpu"][mode] += cpu_ticks(t.measured_pids) - before
+                cell["requests"][mode] += result["requests"]
+                cell[mode].append(result)
+                print(f"round {r + 1} TLS {mode:9} {t.name:10} {result['rps']:>10.0f} req/s  "
+                      f"p99 {result['p99']:.3f} ms", flush=True)
+    lines = [
+        f"HTTPS (TLS terminated by the proxy, ECDSA P-256, TLS 1.3 as wrk negotiates it), same cores and wrk "
+        f"settings. Keep-alive: {args.connections} connections reused; new connections: `Connection: close` on "
+        "every request, so each one is a TCP connect plus a full handshake.",
+        "",
+        "| target | keep-alive requests/s | p99 ms | proxy CPU µs/request | new TLS connections/s | p99 ms | "
+        "proxy CPU µs/connection |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for t in targets:
+        cell = results[t.name]
+        row = [t.name]
+        for mode in ("keepalive", "handshake"):
+            rps = statistics.median(x["rps"] for x in cell[mode])
+            p99 = statistics.median(x["p99"] for x in cell[mode])
+            cpu = cell["cpu"][mode] / CLK_TCK * 1e6 / max(cell["requests"][mode], 1)
+            row += [f"{rps:.0f}", f"{p99:.3f}", f"{cpu:.1f}"]
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
 
 
 def main():
@@ -331,6 +405,8 @@ def main():
             for s in conns:
                 s.close()
 
+        tls_lines = run_tls_table(args, workdir, upstream_port, procs)
+
         lines = [
             f"wrk -t1 -c{args.connections} -d{args.seconds}s, {args.rounds} rounds (medians), wrk on core "
             f"{args.client_core}, proxy + demo upstream on core {args.server_core}; one worker each.",
@@ -379,7 +455,7 @@ def main():
                          f"({rps_traced:.0f} against {rps_on:.0f} with tracing off; target at most {target_pct} %), "
                          f"{100 * (cpu_traced - cpu_on) / cpu_on:+.1f} % CPU per request "
                          f"({cpu_traced:.1f} vs {cpu_on:.1f} µs).")
-        table = "\n".join(lines)
+        table = "\n".join(lines + [""] + tls_lines)
         print()
         print(table)
         if args.output:

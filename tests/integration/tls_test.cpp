@@ -97,12 +97,14 @@ TEST(TlsTest, AlpnSelectsHttp11AndRefusesOnlyH2) {
   EXPECT_EQ(none.exit_code, 0) << none.err_text();
 }
 
-TEST(TlsTest, SessionTicketsResumeAcrossWorkersAndAReload) {
+// TLS 1.2 sessions: s_client reads stdin (/dev/null here) right after the handshake, before a TLS 1.3
+// ticket would arrive, so TLS 1.3 resumption is not covered by this client.
+TEST(TlsTest, SessionTicketsResumeOnEveryWorkerAndAfterAReload) {
   TlsStack stack = start_tls_stack({"--workers", "2"});
   const std::string session = (test_temp_dir() / "session.pem").string();
   RunResult first = s_client(stack, {"-tls1_2", "-sess_out", session});
   ASSERT_NE(first.out_text().find("New,"), std::string::npos) << first.out_text();
-  // Several resumptions: SO_REUSEPORT spreads them over both workers, which share the ticket keys.
+  // Several resumptions: SO_REUSEPORT spreads them over both workers, which share the context and its keys.
   for (int i = 0; i < 4; ++i) {
     RunResult again = s_client(stack, {"-tls1_2", "-sess_in", session});
     EXPECT_NE(again.out_text().find("Reused,"), std::string::npos) << again.out_text();
@@ -166,6 +168,51 @@ TEST(TlsTest, CleartextSilenceAndOldVersionsAreRefusedAndCounted) {
   EXPECT_EQ(failures(scrape_failures(stack, "timeout", 1), "timeout"), 1);
 }
 
+TEST(TlsTest, AReloadThatRequiresClientCertificatesDoesNotLetOldSessionsResume) {
+  const std::filesystem::path dir = test_temp_dir();
+  TlsStack stack;
+  stack.pki = std::make_unique<TestPki>(dir);
+  stack.server = stack.pki->issue("server", "apimeter.test", true);
+  auto config = [&](std::string_view mode) {
+    return write_temp_file("apimeter.yaml", "tls:\n  cert_file: " + stack.server.cert +
+                                                "\n  key_file: " + stack.server.key +
+                                                "\n  client_ca_file: " + stack.pki->ca_file() +
+                                                "\n  client_certificate: " + std::string(mode) + "\n");
+  };
+  stack.upstream = start_demo_upstream();
+  stack.proxy = start_apimeter(
+      {"--config", config("optional"), "--upstream", stack.upstream.address(), "--access-log", "off"});
+  // Optional: a client without a certificate is served, and its session resumes.
+  const std::string session = (dir / "session.pem").string();
+  ASSERT_NE(s_client(stack, {"-tls1_2", "-sess_out", session}).out_text().find("New,"), std::string::npos);
+  ASSERT_NE(s_client(stack, {"-tls1_2", "-sess_in", session}).out_text().find("Reused,"), std::string::npos);
+  // Now required: the old ticket must not skip the certificate the policy asks for.
+  config("required");
+  ASSERT_EQ(reload_apimeter(stack.proxy), "configuration reloaded") << stack.proxy.proc().describe();
+  RunResult resumed = s_client(stack, {"-tls1_2", "-sess_in", session});
+  EXPECT_EQ(resumed.out_text().find("Reused,"), std::string::npos) << resumed.out_text();
+  EXPECT_EQ(failures(scrape_failures(stack, "certificate_required", 1), "certificate_required"), 1);
+}
+
+TEST(TlsTest, AKeyThatIsNotTheCertificatesStopsTheStartWithBothFilesNamed) {
+  TestPki pki(test_temp_dir());
+  const CertFiles one = pki.issue("one", "one.test", true);
+  const CertFiles other = pki.issue("other", "other.test", true);
+  DemoUpstream upstream = start_demo_upstream();
+  RunResult run =
+      run_to_completion(apimeter_bin(),
+                        {"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--upstream",
+                         upstream.address(), "--tls-cert-file", one.cert, "--tls-key-file", other.key},
+                        10s);
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_NE(run.err_text().find("tls.key_file \\\"" + other.key +
+                                "\\\" is not the key of the certificate in "
+                                "tls.cert_file \\\"" +
+                                one.cert + "\\\""),
+            std::string::npos)
+      << run.err_text();
+}
+
 TEST(TlsTest, CertificateReloadUnderLoadFailsNoRequestAndABadOneIsRejected) {
   const std::filesystem::path dir = test_temp_dir();
   auto pki = std::make_unique<TestPki>(dir);
@@ -191,7 +238,8 @@ TEST(TlsTest, CertificateReloadUnderLoadFailsNoRequestAndABadOneIsRejected) {
   std::filesystem::copy_file(second.cert, cert, std::filesystem::copy_options::overwrite_existing);
   std::filesystem::copy_file(second.key, key, std::filesystem::copy_options::overwrite_existing);
   ASSERT_EQ(reload_apimeter(stack.proxy), "configuration reloaded") << stack.proxy.proc().describe();
-  // New connections get the new certificate while wrk's keep theirs.
+  ASSERT_TRUE(load.running()) << "the reload must happen while wrk's connections are busy";
+  // New connections meanwhile are served too.
   for (int i = 0; i < 3; ++i) {
     RunResult fresh = curl(stack, {"-o", "/dev/null", "-w", "%{http_code}"}, "/bytes/64");
     EXPECT_EQ(fresh.out_text(), "200\n") << fresh.err_text();

@@ -12,6 +12,7 @@
 #include "tests/integration/harness.hpp"
 #include "tests/integration/otlp_decode.hpp"
 #include "tests/integration/test_collector.hpp"
+#include "tests/support/test_pki.hpp"
 
 namespace apimeter::test {
 namespace {
@@ -601,6 +602,56 @@ TEST(TracingExportTest, RetryAfterIsHonouredAndTheSpansArriveOnce) {
   EXPECT_EQ(metric(metrics, "apimeter_tracing_export_duration_seconds_count"), 2);
   EXPECT_TRUE(histogram_problems(metrics).empty());
   EXPECT_FALSE(collector.wait_for_requests(3, kQuietPeriod)) << "nothing more to send";
+}
+
+// An https collector: apimeter itself terminates TLS in front of the cleartext test collector, with a
+// certificate of a test CA. The exporter verifies it against tracing.ca_file; without that file the
+// system's store does not know the CA, and nothing is sent.
+struct HttpsCollector {
+  TestCollector collector;
+  TestPki pki{test_temp_dir()};
+  CertFiles certificate = pki.issue("collector", "collector.test", /*server=*/true);
+  Apimeter front =
+      start_apimeter({"--upstream", "127.0.0.1:" + std::to_string(collector.port()), "--access-log", "off",
+                      "--tls-cert-file", certificate.cert, "--tls-key-file", certificate.key});
+  std::string endpoint() const { return "https://127.0.0.1:" + std::to_string(front.port) + "/v1/traces"; }
+};
+
+TEST(TracingExportTest, HttpsEndpointIsVerifiedAgainstTheConfiguredCa) {
+  HttpsCollector https;
+  Stack stack = start_stack({"--tracing-enabled", "true", "--tracing-endpoint", https.endpoint(),
+                             "--tracing-ca-file", https.pki.ca_file(), "--tracing-batch-delay", "20ms"});
+  ASSERT_EQ(
+      round_trip(stack.port(), get_request("/headers", traceparent_header(kClientTrace, kClientSpan, "01")))
+          .status,
+      200);
+  RequestSpans spans = wait_for_request_spans(https.collector, kClientTrace);
+  ASSERT_TRUE(spans.server && spans.client) << spans.all << stack.proxy.proc().describe();
+  // The export crossed TLS: the front counted its handshake.
+  MetricsText front = scrape_until(https.front.admin_port, [](const MetricsText& m) {
+    return m.sum("apimeter_tls_handshakes_total", {{"result", "success"}}) >= 1;
+  });
+  EXPECT_EQ(front.sum("apimeter_tls_handshakes_total", {{"result", "success"}}), 1)
+      << "one kept-alive connection";
+}
+
+TEST(TracingExportTest, HttpsCollectorWithAnUntrustedCertificateGetsNothing) {
+  HttpsCollector https;
+  Stack stack = start_stack({"--tracing-enabled", "true", "--tracing-endpoint", https.endpoint(),
+                             "--tracing-batch-delay", "20ms", "--tracing-retry-initial-backoff", "50ms"});
+  ASSERT_EQ(round_trip(stack.port(), get_request("/headers")).status, 200);
+  MetricsText metrics = scrape_until(stack.proxy.admin_port, [](const MetricsText& m) {
+    return m.sum(kExportRequests, {{"result", "retryable_error"}}) >= 2;
+  });
+  EXPECT_GE(metric(metrics, kExportRequests, {{"result", "retryable_error"}}), 2)
+      << stack.proxy.proc().describe();
+  EXPECT_EQ(metric(metrics, kExportRequests, {{"result", "success"}}), 0);
+  EXPECT_EQ(https.collector.request_count(), 0u) << "no request may reach a collector that was not verified";
+  // The front saw the exporter refuse its certificate (unknown CA).
+  MetricsText front = scrape_until(https.front.admin_port, [](const MetricsText& m) {
+    return m.sum("apimeter_tls_handshakes_total", {{"error_type", "peer_rejected_certificate"}}) >= 1;
+  });
+  EXPECT_GE(front.sum("apimeter_tls_handshakes_total", {{"error_type", "peer_rejected_certificate"}}), 1);
 }
 
 TEST(TracingExportTest, BadRequestIsNotRetriedAndItsSpansAreCountedAsDropped) {

@@ -265,7 +265,7 @@ TEST(OptionClosestMatch, SuggestsOnlyNearCandidates) {
   EXPECT_EQ(closest_match("routes", candidates), "");
 }
 
-TEST(Options, HttpUrlsNeedHttpAndGiveHostPortAndPath) {
+TEST(Options, HttpUrlsNeedHttpOrHttpsAndGiveHostPortAndPath) {
   HttpUrl url;
   std::string error;
   ASSERT_TRUE(parse_http_url("http://otel-collector:4318/v1/traces", url, error)) << error;
@@ -275,8 +275,15 @@ TEST(Options, HttpUrlsNeedHttpAndGiveHostPortAndPath) {
   ASSERT_TRUE(parse_http_url("http://10.0.0.1", url, error)) << error;
   EXPECT_EQ(url.port, 80);
   EXPECT_EQ(url.path, "/");
-  EXPECT_FALSE(parse_http_url("https://collector:4318/v1/traces", url, error));
-  EXPECT_NE(error.find("https"), std::string::npos);
+  EXPECT_FALSE(url.tls);
+  ASSERT_TRUE(parse_http_url("https://collector.example/v1/traces", url, error)) << error;
+  EXPECT_TRUE(url.tls);
+  EXPECT_EQ(url.host, "collector.example");
+  EXPECT_EQ(url.port, 443) << "https defaults to 443";
+  ASSERT_TRUE(parse_http_url("https://collector:4318/", url, error)) << error;
+  EXPECT_EQ(url.port, 4318);
+  EXPECT_FALSE(parse_http_url("ftp://collector/", url, error));
+  EXPECT_NE(error.find("https://"), std::string::npos) << error;
   EXPECT_FALSE(parse_http_url("collector:4318", url, error));
   EXPECT_FALSE(parse_http_url("http://user:pw@collector/", url, error));
   EXPECT_FALSE(parse_http_url("http://collector:99999/", url, error));

@@ -29,6 +29,10 @@ TEST(HandshakeOutcome, OpenSslReasonsMapToTheirFailure) {
             F::no_application_protocol);
   EXPECT_EQ(classify_handshake_failure(ssl_error(SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE), X509_V_OK),
             F::certificate_required);
+  EXPECT_EQ(classify_handshake_failure(ssl_error(SSL_R_TLSV1_ALERT_UNKNOWN_CA), X509_V_OK),
+            F::peer_rejected_certificate);
+  EXPECT_EQ(classify_handshake_failure(ssl_error(SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED), X509_V_OK),
+            F::peer_rejected_certificate);
   EXPECT_EQ(classify_handshake_failure(ssl_error(SSL_R_BAD_LENGTH), X509_V_OK), F::error);
 }
 
