@@ -717,6 +717,13 @@ void DownstreamConnection::send_response_part(std::size_t body_bytes) {
     }
     return do_read_response_body();
   }
+  // Over TLS each buffer becomes its own record (and its own send): a body part that fits behind the head
+  // is copied there so that a small response goes out as one record.
+  if (transport_.secure() && head_pending_ && body_bytes != 0 && body_bytes <= head_out_.space()) {
+    std::memcpy(head_out_.write_ptr(), upstream_in_.read_ptr(), body_bytes);
+    head_out_.end += body_bytes;
+    body_bytes = 0;
+  }
   std::array<asio::const_buffer, 2> buffers{
       asio::buffer(head_out_.read_ptr(), head_pending_ ? head_out_.size() : 0),
       asio::buffer(upstream_in_.read_ptr(), body_bytes)};

@@ -83,6 +83,26 @@ TEST(TlsTest, ServesHttpsOverTls13And12AndCountsEachVersion) {
   EXPECT_LT(expiry, 30 * 86400.0 + 60);
 }
 
+TEST(TlsTest, SmallAndLargeBodiesArriveIntactOverKeepAlive) {
+  TlsStack stack = start_tls_stack();
+  // One curl, three requests on one connection: a body that fits behind the head (one record), one
+  // that does not, and a small one again.
+  const std::string dir = test_temp_dir().string();
+  RunResult run = curl(stack,
+                       {"-o", dir + "/small", stack.url("/bytes/100"), "-o", dir + "/large",
+                        stack.url("/bytes/1000000"), "-o", dir + "/again", "-w", "%{num_connects} "},
+                       "/bytes/7");
+  ASSERT_EQ(run.exit_code, 0) << run.err_text();
+  auto slurp = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(slurp(dir + "/small"), demo_pattern(100));
+  EXPECT_EQ(slurp(dir + "/large"), demo_pattern(1000000));
+  EXPECT_EQ(slurp(dir + "/again"), demo_pattern(7));
+  EXPECT_EQ(run.out_text(), "1 0 0 \n") << "the three requests share one TLS connection";
+}
+
 TEST(TlsTest, AlpnSelectsHttp11AndRefusesOnlyH2) {
   TlsStack stack = start_tls_stack();
   RunResult both = s_client(stack, {"-alpn", "h2,http/1.1"});
@@ -245,6 +265,7 @@ TEST(TlsTest, CertificateReloadUnderLoadFailsNoRequestAndABadOneIsRejected) {
     EXPECT_EQ(fresh.out_text(), "200\n") << fresh.err_text();
   }
   ASSERT_TRUE(load.wait_exit(15s).has_value());
+  load.out().wait_closed(5s);  // the exit can be reaped before the last output is read
   const std::string report = load.out().text();
   EXPECT_NE(report.find("Requests/sec"), std::string::npos) << report;
   EXPECT_EQ(report.find("Socket errors"), std::string::npos) << report;
