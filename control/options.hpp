@@ -37,7 +37,7 @@ enum class ValueKind {
   b3_propagation,    // "off" | "single" | "multi"
   compression,       // "none" | "gzip"
   key_value_list,    // "key=value,key2=value2" with URL-encoded values, as OTEL_EXPORTER_OTLP_HEADERS
-  http_url,          // "http://host:port/path"
+  http_url,          // "http://host:port/path" or "https://..."
   tls_version,       // "1.2" | "1.3"
   client_certificate_mode,  // "required" | "optional"
 };

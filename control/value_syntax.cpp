@@ -474,12 +474,13 @@ bool parse_key_values(std::string_view text, bool header_names,
 }
 
 bool parse_http_url(std::string_view text, HttpUrl& out, std::string& error) {
-  const bool tls = text.starts_with("https://");
-  if (!tls && !text.starts_with("http://")) {
+  constexpr std::string_view kHttp = "http://", kHttps = "https://";
+  const bool tls = text.starts_with(kHttps);
+  if (!tls && !text.starts_with(kHttp)) {
     error = "expected a URL like http://otel-collector:4318/v1/traces or https://...";
     return false;
   }
-  text.remove_prefix(tls ? 8 : 7);
+  text.remove_prefix(tls ? kHttps.size() : kHttp.size());
   const std::size_t slash = text.find('/');
   const std::string_view authority = text.substr(0, slash);
   HttpUrl url;

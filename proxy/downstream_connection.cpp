@@ -122,8 +122,9 @@ void DownstreamConnection::on_handshake(const ErrorCode& ec) {
     worker_.metrics().tls_handshake_failed(classify_handshake_failure(ec, SSL_get_verify_result(session)));
     return close_connection();
   }
+  tls_version_ = tls_version_label(SSL_version(session));
   worker_.metrics().tls_handshake_succeeded(
-      tls_version_label(SSL_version(session)), SSL_session_reused(session) == 1,
+      tls_version_, SSL_session_reused(session) == 1,
       static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - accepted_).count()));
   if (X509* certificate = SSL_get0_peer_certificate(session))
@@ -177,8 +178,7 @@ void DownstreamConnection::begin_request() {
   record.listen_port = worker_.listen_port();
   if (transport_.secure()) {
     record.scheme = "https";
-    record.tls_protocol_version = metrics::kTlsVersionLabelValues[static_cast<std::size_t>(
-        tls_version_label(SSL_version(transport_.tls_session())))];
+    record.tls_protocol_version = metrics::kTlsVersionLabelValues[static_cast<std::size_t>(tls_version_)];
   }
   // The HTTP/1.1 codec's per-request state.
   request_body_done_ = true;

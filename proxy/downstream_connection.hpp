@@ -192,6 +192,7 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   std::uint16_t client_port_ = 0;
   // TLS: when the connection was accepted (handshake duration), and the client certificate's subject.
   Clock::time_point accepted_{};
+  metrics::TlsVersionLabel tls_version_ = metrics::TlsVersionLabel::other;  // of the session, once made
   char peer_subject_[256] = {};
   std::size_t peer_subject_length_ = 0;
 };

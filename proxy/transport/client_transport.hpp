@@ -48,22 +48,14 @@ class ClientTransport {
   // keep the transport's owner alive (the connection's handlers hold it).
   template <typename Buffers, typename Handler>
   void async_read_some(const Buffers& buffers, Handler&& handler) {
-    ++reads_pending_;
-    auto done = [this, handler = std::forward<Handler>(handler)](const ErrorCode& ec, std::size_t n) mutable {
-      --reads_pending_;
-      handler(ec, n);
-    };
+    auto done = counted(reads_pending_, std::forward<Handler>(handler));
     if (tls_) return tls_->async_read_some(buffers, std::move(done));
     socket_.async_read_some(buffers, std::move(done));
   }
   // handler(const ErrorCode&, std::size_t): all of `buffers`, as asio::async_write.
   template <typename Buffers, typename Handler>
   void async_write(const Buffers& buffers, Handler&& handler) {
-    ++writes_pending_;
-    auto done = [this, handler = std::forward<Handler>(handler)](const ErrorCode& ec, std::size_t n) mutable {
-      --writes_pending_;
-      handler(ec, n);
-    };
+    auto done = counted(writes_pending_, std::forward<Handler>(handler));
     if (tls_) return asio::async_write(*tls_, buffers, std::move(done));
     asio::async_write(socket_, buffers, std::move(done));
   }
@@ -85,6 +77,16 @@ class ClientTransport {
   }
 
  private:
+  // `handler`, with `pending` counted up now and down as it runs.
+  template <typename Handler>
+  static auto counted(std::uint8_t& pending, Handler&& handler) {
+    ++pending;
+    return [&pending, handler = std::forward<Handler>(handler)](const ErrorCode& ec, std::size_t n) mutable {
+      --pending;
+      handler(ec, n);
+    };
+  }
+
   Socket socket_;
   std::unique_ptr<asio::ssl::stream<Socket&>> tls_;
   std::uint8_t reads_pending_ = 0;
