@@ -42,6 +42,15 @@ bool is_idempotent(Method m) noexcept {
     self->method(ec, n);                                                           \
   }
 
+// The same for an operation on the upstream connection, which the handler also holds: an upstream
+// connection given up on (closed, released) must outlive the operations still queued on it, since they
+// run in its socket and its transport's counters.
+#define APIMETER_UPSTREAM_HANDLER(method)                                                                   \
+  [self = shared_from_this(), ex = generation_, upstream = upstream_](const ErrorCode& ec, std::size_t n) { \
+    if (ex != self->generation_) return;                                                                    \
+    self->method(ec, n);                                                                                    \
+  }
+
 DownstreamConnection::DownstreamConnection(Worker& worker, Socket socket)
     : worker_(worker),
       transport_(std::move(socket)),
@@ -111,7 +120,7 @@ void DownstreamConnection::on_client_hello(const ErrorCode& ec) {
     return close_connection();
   }
   transport_.start_tls(snapshot_->tls->context);
-  transport_.async_handshake([self = shared_from_this(), ex = generation_](const ErrorCode& ec) {
+  transport_.async_handshake(asio::ssl::stream_base::server, [self = shared_from_this(), ex = generation_](const ErrorCode& ec) {
     if (ex == self->generation_) self->on_handshake(ec);
   });
 }
@@ -372,7 +381,7 @@ void DownstreamConnection::connect_upstream() {
   exchange_.endpoint->stats->connect(worker_.index());
   upstream_state_ = UpstreamState::connecting;
   set_deadline(DeadlineKind::upstream, snapshot_->config.timeouts.upstream_connect);
-  upstream_->socket.async_connect(exchange_.endpoint->address,
+  upstream_->transport.socket().async_connect(exchange_.endpoint->address,
                                   [self = shared_from_this(), ex = generation_](const ErrorCode& ec) {
                                     if (ex != self->generation_) return;
                                     self->on_connect(ec);
@@ -389,7 +398,7 @@ void DownstreamConnection::on_connect(const ErrorCode& ec) {
     return fail(ProxyError::upstream_refused);
   }
   ErrorCode ignored;
-  upstream_->socket.set_option(tcp::no_delay(true), ignored);
+  upstream_->transport.socket().set_option(tcp::no_delay(true), ignored);
   exchange_.record.upstream_connected = Clock::now();
   send_request_head();
 }
@@ -450,7 +459,7 @@ void DownstreamConnection::send_request_head() {
   set_deadline(DeadlineKind::upstream, response_timeout);
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_out_.read_ptr(), head_out_.size()),
                                             asio::buffer(client_in_.read_ptr(), first_part_)};
-  asio::async_write(upstream_->socket, buffers, APIMETER_HANDLER(on_write_request_head));
+  upstream_->transport.async_write(buffers, APIMETER_UPSTREAM_HANDLER(on_write_request_head));
 }
 
 void DownstreamConnection::on_write_request_head(const ErrorCode& ec, std::size_t) {
@@ -506,8 +515,8 @@ void DownstreamConnection::on_read_request_body(const ErrorCode& ec, std::size_t
     request_pump_active_ = false;
     return fail(error);
   }
-  asio::async_write(upstream_->socket, asio::buffer(client_in_.read_ptr(), request_part_),
-                    APIMETER_HANDLER(on_write_request_body));
+  upstream_->transport.async_write(asio::buffer(client_in_.read_ptr(), request_part_),
+                                   APIMETER_UPSTREAM_HANDLER(on_write_request_body));
 }
 
 void DownstreamConnection::on_write_request_body(const ErrorCode& ec, std::size_t) {
@@ -548,8 +557,8 @@ void DownstreamConnection::do_read_response_head() {
   if (!upstream_in_) upstream_in_ = worker_.buffers().acquire();
   if (upstream_in_.space() == 0) upstream_in_.compact();
   if (upstream_in_.space() == 0) return fail(ProxyError::upstream_bad_response);
-  upstream_->socket.async_read_some(asio::buffer(upstream_in_.write_ptr(), upstream_in_.space()),
-                                    APIMETER_HANDLER(on_read_response_head));
+  upstream_->transport.async_read_some(asio::buffer(upstream_in_.write_ptr(), upstream_in_.space()),
+                                       APIMETER_UPSTREAM_HANDLER(on_read_response_head));
 }
 
 void DownstreamConnection::on_read_response_head(const ErrorCode& ec, std::size_t n) {
@@ -748,8 +757,8 @@ void DownstreamConnection::on_write_response(const ErrorCode& ec, std::size_t n)
 
 void DownstreamConnection::do_read_response_body() {
   set_deadline(DeadlineKind::upstream, snapshot_->config.timeouts.upstream_body);
-  upstream_->socket.async_read_some(asio::buffer(upstream_in_.write_ptr(), upstream_in_.space()),
-                                    APIMETER_HANDLER(on_read_response_body));
+  upstream_->transport.async_read_some(asio::buffer(upstream_in_.write_ptr(), upstream_in_.space()),
+                                       APIMETER_UPSTREAM_HANDLER(on_read_response_body));
 }
 
 void DownstreamConnection::on_read_response_body(const ErrorCode& ec, std::size_t n) {
@@ -814,7 +823,10 @@ void DownstreamConnection::tunnel_read(bool from_client) {
   };
   const auto into = asio::buffer(buffer.write_ptr(), buffer.space());
   if (from_client) return transport_.async_read_some(into, std::move(handler));
-  upstream_->socket.async_read_some(into, std::move(handler));
+  upstream_->transport.async_read_some(
+      into, [handler = std::move(handler), upstream = upstream_](const ErrorCode& ec, std::size_t n) mutable {
+        handler(ec, n);
+      });
 }
 
 void DownstreamConnection::on_tunnel_read(bool from_client, const ErrorCode& ec, std::size_t n) {
@@ -827,7 +839,7 @@ void DownstreamConnection::on_tunnel_read(bool from_client, const ErrorCode& ec,
     if (!from_client && transport_.secure()) return finish_tunnel();
     tunnel_done_[from_client ? 0 : 1] = true;
     ErrorCode ignored;
-    (from_client ? upstream_->socket : transport_.socket()).shutdown(tcp::socket::shutdown_send, ignored);
+    (from_client ? upstream_->transport.socket() : transport_.socket()).shutdown(tcp::socket::shutdown_send, ignored);
     if (tunnel_done_[0] && tunnel_done_[1]) finish_tunnel();
     return;
   }
@@ -840,7 +852,10 @@ void DownstreamConnection::on_tunnel_read(bool from_client, const ErrorCode& ec,
     self->on_tunnel_write(from_client, ec, n);
   };
   const auto from = asio::buffer(buffer.read_ptr(), buffer.size());
-  if (from_client) return asio::async_write(upstream_->socket, from, std::move(handler));
+  if (from_client)
+    return upstream_->transport.async_write(
+        from, [handler = std::move(handler), upstream = upstream_](
+                  const ErrorCode& ec, std::size_t n) mutable { handler(ec, n); });
   transport_.async_write(from, std::move(handler));
 }
 
@@ -1052,7 +1067,7 @@ void DownstreamConnection::release_upstream(bool reusable) noexcept {
     worker_.upstreams().put(std::move(upstream_));
   } else {
     ErrorCode ignored;
-    upstream_->socket.close(ignored);
+    upstream_->transport.socket().close(ignored);
   }
   upstream_.reset();
   upstream_state_ = UpstreamState::none;

@@ -19,7 +19,7 @@
 #include "proxy/http1/header_rewriter.hpp"
 #include "proxy/http1/http_head_parser.hpp"
 #include "proxy/snapshot.hpp"
-#include "proxy/transport/client_transport.hpp"
+#include "proxy/transport/transport.hpp"
 #include "proxy/upstream_pool.hpp"
 #include "proxy/worker.hpp"
 #include "tracing/trace_propagation.hpp"
@@ -133,7 +133,7 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   void mark_response_read() noexcept;
 
   Worker& worker_;
-  ClientTransport transport_;
+  Transport transport_;
   Timer timer_;
   SnapshotPtr snapshot_;
   Phase phase_ = Phase::idle;

@@ -18,13 +18,13 @@ constexpr auto kPeekOnSweepAfter = std::chrono::seconds(1);
 
 void close_quietly(UpstreamConnection& connection) noexcept {
   ErrorCode ignored;
-  connection.socket.close(ignored);
+  connection.transport.socket().close(ignored);
 }
 
 // True when the peer closed, reset, or sent unsolicited bytes: the connection cannot carry a request.
 bool peer_spoke(UpstreamConnection& connection) noexcept {
   char byte;
-  ssize_t n = ::recv(connection.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  ssize_t n = ::recv(connection.transport.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
@@ -48,7 +48,7 @@ UpstreamConnectionPtr UpstreamPool::take(const tcp::endpoint& endpoint) noexcept
 }
 
 void UpstreamPool::put(UpstreamConnectionPtr connection) noexcept {
-  if (settings_.max_idle == 0 || !connection->socket.is_open()) {
+  if (settings_.max_idle == 0 || !connection->transport.socket().is_open()) {
     close_quietly(*connection);
     return;
   }

@@ -10,12 +10,13 @@
 
 #include "common/asio_types.hpp"
 #include "control/limits.hpp"
+#include "proxy/transport/transport.hpp"
 
 namespace apimeter {
 
 struct UpstreamConnection {
-  explicit UpstreamConnection(asio::io_context& io) : socket(io.get_executor()) {}
-  Socket socket;
+  explicit UpstreamConnection(asio::io_context& io) : transport(Socket(io.get_executor())) {}
+  Transport transport;
   tcp::endpoint endpoint;
   std::chrono::steady_clock::time_point idle_since;
 };

@@ -2,7 +2,7 @@
 // speaks HTTP to the TLS port, one too old for tls.min_version, a certificate problem in mutual TLS.
 #include "proxy/tls/handshake_outcome.hpp"
 
-#include "proxy/transport/client_transport.hpp"
+#include "proxy/transport/transport.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>

@@ -1,7 +1,7 @@
-// The client connection's byte stream: its TCP socket, or TLS over that socket once start_tls() was
-// called. The HTTP codec above reads and writes through this and never asks which; socket-level control
-// (options, cancel, close) stays on the TCP socket underneath. No allocation per read or write: the TLS
-// session is made once per connection. It knows whether a read or write of the caller's buffers is still
+// A connection's byte stream, client side or upstream side: its TCP socket, or TLS over that socket once
+// start_tls() was called. The HTTP codec above reads and writes through this and never asks which;
+// socket-level control (options, cancel, close) stays on the TCP socket underneath. No allocation per read
+// or write: the TLS session is made once per connection. It knows whether a read or write of the caller's buffers is still
 // in flight: a cancelled TLS read may already hold its bytes and decrypt them into the caller's buffer in a
 // second step (Asio runs SSL_read after the socket read completes), so cancel() alone does not free it.
 #pragma once
@@ -23,11 +23,11 @@ inline bool is_peer_gone(const ErrorCode& ec) noexcept {
          ec == asio::ssl::error::stream_truncated;
 }
 
-class ClientTransport {
+class Transport {
  public:
-  explicit ClientTransport(Socket socket) noexcept : socket_(std::move(socket)) {}
-  ClientTransport(const ClientTransport&) = delete;  // the TLS stream refers to socket_
-  ClientTransport& operator=(const ClientTransport&) = delete;
+  explicit Transport(Socket socket) noexcept : socket_(std::move(socket)) {}
+  Transport(const Transport&) = delete;  // the TLS stream refers to socket_
+  Transport& operator=(const Transport&) = delete;
 
   Socket& socket() noexcept { return socket_; }
   bool secure() const noexcept { return tls_ != nullptr; }
@@ -39,10 +39,10 @@ class ClientTransport {
     tls_ = std::make_unique<asio::ssl::stream<Socket&>>(socket_, context);
   }
 
-  // handler(const ErrorCode&)
+  // handler(const ErrorCode&): as the TLS server (a client connection) or the TLS client (an upstream one).
   template <typename Handler>
-  void async_handshake(Handler&& handler) {
-    tls_->async_handshake(asio::ssl::stream_base::server, std::forward<Handler>(handler));
+  void async_handshake(asio::ssl::stream_base::handshake_type role, Handler&& handler) {
+    tls_->async_handshake(role, std::forward<Handler>(handler));
   }
   // handler(const ErrorCode&, std::size_t): some bytes, as the socket's async_read_some. The handler must
   // keep the transport's owner alive (the connection's handlers hold it).
