@@ -136,6 +136,17 @@ struct TlsConfig {
   bool enabled() const noexcept { return !cert_file.empty(); }
 };
 
+// TLS to the upstream: every upstream connection is a TLS client with these settings.
+struct UpstreamTlsConfig {
+  bool enabled = false;
+  std::string ca_file;      // PEM CAs the upstream's certificate must chain to; empty = the system's store
+  bool verify = true;       // false: any certificate is taken (an encrypted but unauthenticated link)
+  std::string server_name;  // SNI and the name the certificate must carry; empty = the upstream's host
+  std::string cert_file;    // our client certificate, for upstreams that require mutual TLS
+  std::string key_file;     // its private key
+  TlsVersion min_version = TlsVersion::tls1_2;
+};
+
 struct Config {
   std::string service = "default";
   HostPort listen{"0.0.0.0", 8080};
@@ -156,6 +167,7 @@ struct Config {
   UserIdentityConfig user_identity;
   TracingConfig tracing;
   TlsConfig tls;
+  UpstreamTlsConfig upstream_tls;
   std::vector<RouteConfig> routes;
   std::string config_path;  // the file it was loaded from, for SIGHUP; empty in zero-config mode
 };

@@ -217,6 +217,31 @@ void check_tls(const TlsConfig& tls, const UserIdentityConfig& identity, const S
            "set, so no client presents a certificate");
 }
 
+void check_upstream_tls(const UpstreamTlsConfig& tls, const SettingOrigins& origins,
+                        std::vector<Diagnostic>& problems) {
+  auto report = [&](std::string_view flag, std::string message) {
+    problems.push_back(Diagnostic{origins.find(flag), std::move(message)});
+  };
+  if (tls.cert_file.empty() != tls.key_file.empty())
+    report(tls.cert_file.empty() ? "upstream-tls-key-file" : "upstream-tls-cert-file",
+           "upstream_tls.cert_file and upstream_tls.key_file go together: set both to present a client "
+           "certificate, or neither");
+  if (!tls.verify && !tls.ca_file.empty())
+    report("upstream-tls-ca-file",
+           "upstream_tls.ca_file is set but upstream_tls.verify is false: nothing is checked against it");
+  if (tls.enabled) return;
+  // Settings of a TLS client that is not used: most likely upstream_tls.enabled was forgotten.
+  auto unused = [&](std::string_view flag, const std::string& value, std::string_view name) {
+    if (!value.empty())
+      report(flag, std::string(name) +
+                       " is set but upstream_tls.enabled is false: the upstreams are reached in "
+                       "cleartext");
+  };
+  unused("upstream-tls-ca-file", tls.ca_file, "upstream_tls.ca_file");
+  unused("upstream-tls-server-name", tls.server_name, "upstream_tls.server_name");
+  unused("upstream-tls-cert-file", tls.cert_file, "upstream_tls.cert_file");
+}
+
 }  // namespace
 
 std::vector<Diagnostic> validate_config(const Config& config, const SettingOrigins& origins) {
@@ -295,6 +320,7 @@ std::vector<Diagnostic> validate_config(const Config& config, const SettingOrigi
   check_metrics(config, origins, problems);
   check_user_identity(config.user_identity, origins, problems);
   check_tls(config.tls, config.user_identity, origins, problems);
+  check_upstream_tls(config.upstream_tls, origins, problems);
 
   // Each route on its own, then names and shadowing among the well-formed ones.
   std::vector<std::optional<RouteTemplate>> templates(config.routes.size());

@@ -305,6 +305,25 @@ constexpr OptionRow kOptions[] = {
     row<VK::string, &Config::tls, &TlsConfig::ciphers>(
         "tls-ciphers", "tls.ciphers", "TLS 1.2 cipher list in OpenSSL syntax (TLS 1.3 suites are OpenSSL's)"),
 
+    row<VK::boolean, &Config::upstream_tls, &UpstreamTlsConfig::enabled>(
+        "upstream-tls", "upstream_tls.enabled", "connect to the upstreams over TLS (HTTPS)"),
+    row<VK::optional_path, &Config::upstream_tls, &UpstreamTlsConfig::ca_file>(
+        "upstream-tls-ca-file", "upstream_tls.ca_file",
+        "PEM CAs the upstream's certificate must chain to; empty = the system's CA store"),
+    row<VK::boolean, &Config::upstream_tls, &UpstreamTlsConfig::verify>(
+        "upstream-tls-verify", "upstream_tls.verify",
+        "verify the upstream's certificate chain and name; false accepts any certificate"),
+    row<VK::string, &Config::upstream_tls, &UpstreamTlsConfig::server_name>(
+        "upstream-tls-server-name", "upstream_tls.server_name",
+        "SNI and the name the upstream's certificate must carry; empty = the host of each upstream"),
+    row<VK::optional_path, &Config::upstream_tls, &UpstreamTlsConfig::cert_file>(
+        "upstream-tls-cert-file", "upstream_tls.cert_file",
+        "PEM client certificate presented to upstreams that require mutual TLS (and upstream_tls.key_file)"),
+    row<VK::optional_path, &Config::upstream_tls, &UpstreamTlsConfig::key_file>(
+        "upstream-tls-key-file", "upstream_tls.key_file", "PEM private key of upstream_tls.cert_file"),
+    enum_row<VK::tls_version, kTlsVersions, &Config::upstream_tls, &UpstreamTlsConfig::min_version>(
+        "upstream-tls-min-version", "upstream_tls.min_version", "oldest TLS version spoken to the upstream"),
+
     row<VK::size, &Config::limits, &Limits::max_request_header_bytes>(
         "max-request-header-bytes", "limits.max_request_header_bytes", "request line plus headers; 431"),
     row<VK::count, &Config::limits, &Limits::max_request_headers>(

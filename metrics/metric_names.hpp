@@ -68,8 +68,17 @@ inline constexpr FamilyName kTlsCertificateExpiry{
     "Seconds until the certificate the listener serves expires (its notAfter); negative once it has."};
 inline constexpr FamilyName kUpstreamConnections{"http_client_open_connections", T::Gauge,
     "Upstream connections by state: idle in the pool, or active (serving a request)."};
-inline constexpr FamilyName kConnectErrors{"apimeter_upstream_connect_errors_total", T::Counter,
-    "Failed upstream connection attempts by error type."};
+inline constexpr FamilyName kConnectErrors{
+    "apimeter_upstream_connect_errors_total", T::Counter,
+    "Failed upstream connection attempts by error type (TCP: refused, timeout, ...; TLS: tls_*)."};
+// TLS to the upstreams: service (handshakes: tls_protocol_version).
+inline constexpr FamilyName kUpstreamTlsHandshakes{
+    "apimeter_upstream_tls_handshakes_total", T::Counter,
+    "Successful TLS handshakes with upstreams by tls_protocol_version; failed ones are "
+    "apimeter_upstream_connect_errors_total{error_type=~\"tls_.*\"}."};
+inline constexpr FamilyName kUpstreamTlsResumed{
+    "apimeter_upstream_tls_sessions_resumed_total", T::Counter,
+    "Successful TLS handshakes with upstreams that resumed the worker's last session with that endpoint."};
 // Users: service, user.
 inline constexpr FamilyName kUserRequests{"apimeter_user_requests_total", T::Counter,
     "Requests of the heaviest users; _other holds everyone else and _none requests without an identity."};

@@ -243,6 +243,8 @@ struct MetricsRegistry::Merged {
   std::array<std::uint64_t, kTlsVersionLabels> tls_handshakes{};       // successes by TlsVersionLabel
   std::array<std::uint64_t, kTlsHandshakeFailures> tls_failures{};     // by TlsHandshakeFailure
   std::uint64_t tls_resumed = 0;
+  std::array<std::uint64_t, kTlsVersionLabels> upstream_tls_handshakes{};
+  std::uint64_t upstream_tls_resumed = 0;
   BucketCounts tls_handshake_duration;
   std::uint64_t pool_idle = 0;
   std::uint64_t pool_in_use = 0;
@@ -282,7 +284,7 @@ void MetricsRegistry::reload_succeeded() {
   last_reload_ok_.store(clock_.wall_seconds(), std::memory_order_relaxed);
 }
 
-void MetricsRegistry::set_tls_source(std::function<TlsListenerSample()> source) {
+void MetricsRegistry::set_tls_source(std::function<TlsSample()> source) {
   std::lock_guard lock(mutex_);
   tls_source_ = std::move(source);
 }
@@ -314,6 +316,9 @@ MetricsRegistry::Merged MetricsRegistry::merge(Clock::time_point now) const {
     for (std::size_t f = 0; f < kTlsHandshakeFailures; ++f)
       m.tls_failures[f] += w->tls_handshake_failures(static_cast<TlsHandshakeFailure>(f));
     m.tls_resumed += w->tls_resumed();
+    for (std::size_t v = 0; v < kTlsVersionLabels; ++v)
+      m.upstream_tls_handshakes[v] += w->upstream_tls_handshakes(static_cast<TlsVersionLabel>(v));
+    m.upstream_tls_resumed += w->upstream_tls_resumed();
     m.tls_handshake_duration.add(w->tls_handshake_duration());
     m.pool_idle += w->pool_idle();
     m.pool_in_use += w->pool_in_use();
@@ -495,8 +500,8 @@ Exposition MetricsRegistry::collect_exposition() const {
     f.into(e);
   }
   // TLS families while the listener serves TLS, or once it has (a reload may have turned it off).
-  const TlsListenerSample tls = tls_source_ ? tls_source_() : TlsListenerSample{};
-  if (tls.enabled || m.tls_handshake_duration.count() != 0 ||
+  const TlsSample tls = tls_source_ ? tls_source_() : TlsSample{};
+  if (tls.listener || m.tls_handshake_duration.count() != 0 ||
       std::accumulate(m.tls_failures.begin(), m.tls_failures.end(), std::uint64_t{0}) != 0) {
     FamilyOut handshakes(families::kTlsHandshakes);
     for (std::size_t v = 0; v < kTlsVersionLabels; ++v)
@@ -519,10 +524,25 @@ Exposition MetricsRegistry::collect_exposition() const {
     duration.push(histogram(svc, m.tls_handshake_duration), start_wall_);
     duration.into(e);
   }
-  if (tls.enabled) {
+  if (tls.listener) {
     FamilyOut f(families::kTlsCertificateExpiry);
     f.push(gauge(svc, tls.certificate_not_after - clock_.wall_seconds()));
     f.into(e);
+  }
+  // Upstream TLS families while the upstreams are reached over TLS, or once they have been.
+  if (tls.upstream || m.upstream_tls_resumed != 0 ||
+      std::accumulate(m.upstream_tls_handshakes.begin(), m.upstream_tls_handshakes.end(), std::uint64_t{0}) !=
+          0) {
+    FamilyOut handshakes(families::kUpstreamTlsHandshakes);
+    for (std::size_t v = 0; v < kTlsVersionLabels; ++v)
+      handshakes.push(
+          counter({{"service", service}, {"tls_protocol_version", std::string(kTlsVersionLabelValues[v])}},
+                  static_cast<double>(m.upstream_tls_handshakes[v])),
+          start_wall_);
+    handshakes.into(e);
+    FamilyOut resumed(families::kUpstreamTlsResumed);
+    resumed.push(counter(svc, static_cast<double>(m.upstream_tls_resumed)), start_wall_);
+    resumed.into(e);
   }
   {
     FamilyOut f(families::kConnectionsLimit);

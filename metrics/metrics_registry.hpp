@@ -45,9 +45,10 @@ struct UpstreamEndpointSample {
 };
 
 // The TLS listener as the scrape needs it (proxy/ fills it from its snapshot).
-struct TlsListenerSample {
-  bool enabled = false;              // the configuration in force serves TLS
+struct TlsSample {
+  bool listener = false;             // the configuration in force serves TLS
   double certificate_not_after = 0;  // unix seconds: notAfter of the certificate served
+  bool upstream = false;             // the configuration in force reaches the upstreams over TLS
 };
 
 // The /stats document's version: bumped when a field changes meaning or goes away (adding one does not).
@@ -76,7 +77,7 @@ class MetricsRegistry : public prometheus::Collectable {
   // Control thread: where apimeter_access_log_lines_dropped_total comes from; called on every scrape.
   void set_access_log_source(std::function<std::uint64_t()> dropped_lines);
   // Control thread: the TLS listener's served certificate; called on every scrape.
-  void set_tls_source(std::function<TlsListenerSample()> source);
+  void set_tls_source(std::function<TlsSample()> source);
   // Control thread: the upstream endpoints /stats lists; called on every /stats request.
   void set_upstream_source(std::function<std::vector<UpstreamEndpointSample>()> source);
   // Any thread, at start and on reload: limits.max_client_connections (0 = unlimited), exported as
@@ -124,7 +125,7 @@ class MetricsRegistry : public prometheus::Collectable {
   std::function<TracingExportSample()> tracing_source_;
   std::function<std::uint64_t()> access_log_source_;
   std::function<std::vector<UpstreamEndpointSample>()> upstream_source_;
-  std::function<TlsListenerSample()> tls_source_;
+  std::function<TlsSample()> tls_source_;
   std::atomic<std::uint64_t> connection_limit_{0};
 
   std::atomic<std::uint64_t> reloads_ok_{0};

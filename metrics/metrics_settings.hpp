@@ -25,7 +25,7 @@ inline constexpr std::size_t kDefaultMaxSeries = 50000;
 inline constexpr std::size_t kUserSketchFactor = 8;
 // Distinct error_type values per worker before "_other" (the proxy has a fixed, small set).
 inline constexpr std::size_t kMaxErrorTypes = 32;
-inline constexpr std::size_t kMaxConnectErrorTypes = 16;
+inline constexpr std::size_t kMaxConnectErrorTypes = 24;
 // Extra labels: how many, and the bounds on their values.
 inline constexpr std::size_t kMaxExtraLabels = 4;
 inline constexpr std::size_t kMaxExtraLabelValueBytes = 64;

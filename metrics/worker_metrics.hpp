@@ -126,6 +126,11 @@ class WorkerMetrics {
     if (resumed) add(tls_resumed_, 1);
     tls_handshake_duration_.observe(nanos);
   }
+  // A TLS handshake with an upstream succeeded (its failures are upstream connect errors).
+  void upstream_tls_handshake(TlsVersionLabel version, bool resumed) noexcept {
+    add(upstream_tls_handshakes_[static_cast<std::size_t>(version)], 1);
+    if (resumed) add(upstream_tls_resumed_, 1);
+  }
   void tls_handshake_failed(TlsHandshakeFailure failure) noexcept {
     add(tls_handshake_failures_[static_cast<std::size_t>(failure)], 1);
   }
@@ -154,6 +159,12 @@ class WorkerMetrics {
     return tls_handshake_failures_[static_cast<std::size_t>(failure)].load(std::memory_order_relaxed);
   }
   std::uint64_t tls_resumed() const noexcept { return tls_resumed_.load(std::memory_order_relaxed); }
+  std::uint64_t upstream_tls_handshakes(TlsVersionLabel version) const noexcept {
+    return upstream_tls_handshakes_[static_cast<std::size_t>(version)].load(std::memory_order_relaxed);
+  }
+  std::uint64_t upstream_tls_resumed() const noexcept {
+    return upstream_tls_resumed_.load(std::memory_order_relaxed);
+  }
   const AtomicHistogram& tls_handshake_duration() const noexcept { return tls_handshake_duration_; }
   std::uint64_t pool_idle() const noexcept { return pool_idle_.load(std::memory_order_relaxed); }
   std::uint64_t pool_in_use() const noexcept { return pool_in_use_.load(std::memory_order_relaxed); }
@@ -220,6 +231,8 @@ class WorkerMetrics {
   std::array<std::atomic<std::uint64_t>, kTlsVersionLabels> tls_handshakes_{};
   std::array<std::atomic<std::uint64_t>, kTlsHandshakeFailures> tls_handshake_failures_{};
   std::atomic<std::uint64_t> tls_resumed_{0};
+  std::array<std::atomic<std::uint64_t>, kTlsVersionLabels> upstream_tls_handshakes_{};
+  std::atomic<std::uint64_t> upstream_tls_resumed_{0};
   AtomicHistogram tls_handshake_duration_;  // fixed bounds (kTlsHandshakeBuckets): not a configured family
   std::atomic<std::uint64_t> pool_idle_{0};
   std::atomic<std::uint64_t> pool_in_use_{0};

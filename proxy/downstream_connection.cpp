@@ -9,6 +9,7 @@
 
 #include <cstring>
 
+#include "common/tls_client.hpp"
 #include "proxy/connect_error.hpp"
 #include "proxy/router.hpp"
 #include "proxy/tls/handshake_outcome.hpp"
@@ -44,11 +45,15 @@ bool is_idempotent(Method m) noexcept {
 
 // The same for an operation on the upstream connection, which the handler also holds: an upstream
 // connection given up on (closed, released) must outlive the operations still queued on it, since they
-// run in its socket and its transport's counters.
-#define APIMETER_UPSTREAM_HANDLER(method)                                                                   \
-  [self = shared_from_this(), ex = generation_, upstream = upstream_](const ErrorCode& ec, std::size_t n) { \
-    if (ex != self->generation_) return;                                                                    \
-    self->method(ec, n);                                                                                    \
+// run in its socket, its TLS stream and its transport's counters. Over TLS the operation also counts
+// itself in flight until it completes: a cancelled TLS read may still decrypt into our buffer, so buffers
+// stay with the connection until then (buffers_in_use()).
+#define APIMETER_UPSTREAM_HANDLER(method)                                                                    \
+  [self = shared_from_this(), ex = generation_, upstream = upstream_, counted = count_upstream_operation()]( \
+      const ErrorCode& ec, std::size_t n) {                                                                  \
+    if (counted && --self->upstream_tls_operations_ == 0) self->on_upstream_operations_done();               \
+    if (ex != self->generation_) return;                                                                     \
+    self->method(ec, n);                                                                                     \
   }
 
 DownstreamConnection::DownstreamConnection(Worker& worker, Socket socket)
@@ -378,6 +383,7 @@ void DownstreamConnection::connect_upstream() {
   upstream_ = std::make_shared<UpstreamConnection>(worker_.io());
   worker_.upstream_acquired();
   upstream_->endpoint = exchange_.endpoint->address;
+  upstream_->tls_context = snapshot_->upstream_tls ? snapshot_->upstream_tls->id : 0;
   exchange_.endpoint->stats->connect(worker_.index());
   upstream_state_ = UpstreamState::connecting;
   set_deadline(DeadlineKind::upstream, snapshot_->config.timeouts.upstream_connect);
@@ -389,18 +395,100 @@ void DownstreamConnection::connect_upstream() {
 }
 
 void DownstreamConnection::on_connect(const ErrorCode& ec) {
-  if (ec) {
-    exchange_.endpoint->stats->connect_error(worker_.index());
-    if (worker_.metrics_enabled()) worker_.metrics().upstream_connect_error(connect_error_type(ec));
-    release_upstream(false);
-    // Nothing was sent, so another endpoint may be tried whatever the method.
-    if (++exchange_.endpoints_tried < snapshot_->endpoints.size()) return acquire_upstream();
-    return fail(ProxyError::upstream_refused);
-  }
+  if (ec) return upstream_connect_failed(connect_error_type(ec), ProxyError::upstream_refused);
   ErrorCode ignored;
   upstream_->transport.socket().set_option(tcp::no_delay(true), ignored);
+  if (snapshot_->upstream_tls) return start_upstream_tls();
   exchange_.record.upstream_connected = Clock::now();
   send_request_head();
+}
+
+void DownstreamConnection::start_upstream_tls() {
+  TlsClientContext& tls = *snapshot_->upstream_tls;
+  UpstreamConnection& upstream = *upstream_;
+  const ErrorCode no_session = make_error_code(asio::error::no_memory);
+  try {
+    upstream.transport.start_tls(tls.context);
+  } catch (...) {  // OpenSSL could not make a session (out of memory)
+    ERR_clear_error();
+    return on_upstream_handshake(no_session);
+  }
+  SSL* session = upstream.transport.tls_session();
+  upstream.session_slot = {&worker_.upstream_tls_sessions(), upstream.endpoint, tls.id};
+  attach_session_slot(session, &upstream.session_slot);
+  if (!expect_peer(session, exchange_.endpoint->tls_peer_name)) {
+    ERR_clear_error();
+    return on_upstream_handshake(no_session);
+  }
+  // A copy: OpenSSL marks the session a connection holds not resumable when that connection ends without
+  // a close_notify, and the cached one must survive this connection.
+  if (SSL_SESSION* cached = worker_.upstream_tls_sessions().find(upstream.endpoint, tls.id)) {
+    if (SSL_SESSION* copy = SSL_SESSION_dup(cached)) {
+      SSL_set_session(session, copy);
+      SSL_SESSION_free(copy);  // the SSL holds its own reference
+    }
+    ERR_clear_error();
+  }
+  // The connect deadline covers the handshake too: the connection is not usable before it is done. The
+  // handshake touches none of our buffers, so it holds the connection without counting itself.
+  upstream_state_ = UpstreamState::handshaking;
+  upstream.transport.async_handshake(
+      asio::ssl::stream_base::client,
+      [self = shared_from_this(), ex = generation_, upstream = upstream_](const ErrorCode& ec) {
+        if (ex == self->generation_) self->on_upstream_handshake(ec);
+      });
+}
+
+void DownstreamConnection::on_upstream_handshake(const ErrorCode& ec) {
+  SSL* session = upstream_->transport.tls_session();
+  if (ec) {
+    const UpstreamTlsFailure failure =
+        classify_upstream_tls_failure(ec, session != nullptr ? SSL_get_verify_result(session) : X509_V_OK);
+    worker_.upstream_tls_sessions().forget(upstream_->endpoint);
+    return upstream_connect_failed(failure.error_type, failure.certificate
+                                                           ? ProxyError::upstream_tls_certificate
+                                                           : ProxyError::upstream_tls_handshake);
+  }
+  if (worker_.metrics_enabled())
+    worker_.metrics().upstream_tls_handshake(tls_version_label(SSL_version(session)),
+                                             SSL_session_reused(session) == 1);
+  exchange_.record.upstream_connected = Clock::now();
+  send_request_head();
+}
+
+void DownstreamConnection::count_connect_error(std::string_view error_type) noexcept {
+  exchange_.endpoint->stats->connect_error(worker_.index());
+  if (worker_.metrics_enabled()) worker_.metrics().upstream_connect_error(error_type);
+}
+
+void DownstreamConnection::upstream_connect_failed(std::string_view error_type, ProxyError error) {
+  count_connect_error(error_type);
+  release_upstream(false);
+  // Nothing was sent, so another endpoint may be tried whatever the method.
+  if (++exchange_.endpoints_tried < snapshot_->endpoints.size()) return acquire_upstream();
+  fail(error);
+}
+
+bool DownstreamConnection::count_upstream_operation() noexcept {
+  if (!upstream_->transport.secure()) return false;
+  ++upstream_tls_operations_;
+  return true;
+}
+
+bool DownstreamConnection::buffers_in_use() const noexcept {
+  return transport_.buffers_in_use() || upstream_tls_operations_ != 0;
+}
+
+void DownstreamConnection::release_buffer(IoBuffer& buffer) noexcept {
+  if (!buffers_in_use()) worker_.buffers().release(buffer);
+}
+
+void DownstreamConnection::on_upstream_operations_done() noexcept {
+  // Buffers kept for a given-up TLS operation: an idle connection holds none.
+  if (phase_ != Phase::idle) return;
+  release_buffer(client_in_);
+  release_buffer(head_out_);
+  release_buffer(upstream_in_);
 }
 
 // ---- 6. Relay the request ---------------------------------------------------------------------------
@@ -564,6 +652,14 @@ void DownstreamConnection::do_read_response_head() {
 void DownstreamConnection::on_read_response_head(const ErrorCode& ec, std::size_t n) {
   if (ec) {
     bool nothing_received = upstream_in_.size() == 0 && exchange_.record.upstream_first_byte == Clock::time_point{};
+    // TLS 1.3: the upstream judges our client certificate after our side of the handshake has finished,
+    // so its refusal (an alert) arrives in place of the first response of a new connection.
+    if (nothing_received && !exchange_.record.upstream_reused && upstream_->transport.secure() &&
+        ec.category() == asio::error::get_ssl_category()) {
+      worker_.upstream_tls_sessions().forget(upstream_->endpoint);
+      count_connect_error(classify_upstream_tls_failure(ec, X509_V_OK).error_type);
+      return fail(ProxyError::upstream_tls_handshake);
+    }
     if (nothing_received && is_peer_gone(ec) && retry_allowed()) return retry();
     return fail(nothing_received ? ProxyError::upstream_reset : ProxyError::upstream_bad_response);
   }
@@ -816,27 +912,32 @@ void DownstreamConnection::start_tunnel() {
 
 void DownstreamConnection::tunnel_read(bool from_client) {
   IoBuffer& buffer = from_client ? client_in_ : upstream_in_;
-  auto handler = [self = shared_from_this(), ex = generation_, from_client](const ErrorCode& ec,
-                                                                            std::size_t n) {
-    if (ex != self->generation_) return;
-    self->on_tunnel_read(from_client, ec, n);
-  };
   const auto into = asio::buffer(buffer.write_ptr(), buffer.space());
-  if (from_client) return transport_.async_read_some(into, std::move(handler));
-  upstream_->transport.async_read_some(
-      into, [handler = std::move(handler), upstream = upstream_](const ErrorCode& ec, std::size_t n) mutable {
-        handler(ec, n);
+  if (!from_client)
+    return upstream_->transport.async_read_some(into, APIMETER_UPSTREAM_HANDLER(on_upstream_tunnel_read));
+  transport_.async_read_some(
+      into, [self = shared_from_this(), ex = generation_](const ErrorCode& ec, std::size_t n) {
+        if (ex != self->generation_) return;
+        self->on_tunnel_read(true, ec, n);
       });
+}
+
+void DownstreamConnection::on_upstream_tunnel_read(const ErrorCode& ec, std::size_t n) {
+  on_tunnel_read(false, ec, n);
+}
+
+void DownstreamConnection::on_upstream_tunnel_write(const ErrorCode& ec, std::size_t n) {
+  on_tunnel_write(true, ec, n);
 }
 
 void DownstreamConnection::on_tunnel_read(bool from_client, const ErrorCode& ec, std::size_t n) {
   IoBuffer& buffer = from_client ? client_in_ : upstream_in_;
   if (ec) {
     if (ec != asio::error::eof) return finish_tunnel();
-    // Half-close: pass the EOF on and keep the other direction going until it ends too. A TLS client
+    // Half-close: pass the EOF on and keep the other direction going until it ends too. A TLS peer
     // cannot be half-closed while its read is pending (the close_notify exchange needs the read side), so
-    // the upstream's EOF ends the tunnel there.
-    if (!from_client && transport_.secure()) return finish_tunnel();
+    // an EOF bound for a TLS side ends the tunnel there.
+    if (from_client ? upstream_->transport.secure() : transport_.secure()) return finish_tunnel();
     tunnel_done_[from_client ? 0 : 1] = true;
     ErrorCode ignored;
     (from_client ? upstream_->transport.socket() : transport_.socket()).shutdown(tcp::socket::shutdown_send, ignored);
@@ -846,17 +947,14 @@ void DownstreamConnection::on_tunnel_read(bool from_client, const ErrorCode& ec,
   buffer.end += n;
   (from_client ? exchange_.record.received_bytes : exchange_.record.sent_bytes) += buffer.size();
   set_deadline(DeadlineKind::client, snapshot_->config.timeouts.tunnel_idle);
-  auto handler = [self = shared_from_this(), ex = generation_, from_client](const ErrorCode& ec,
-                                                                            std::size_t n) {
-    if (ex != self->generation_) return;
-    self->on_tunnel_write(from_client, ec, n);
-  };
   const auto from = asio::buffer(buffer.read_ptr(), buffer.size());
   if (from_client)
-    return upstream_->transport.async_write(
-        from, [handler = std::move(handler), upstream = upstream_](
-                  const ErrorCode& ec, std::size_t n) mutable { handler(ec, n); });
-  transport_.async_write(from, std::move(handler));
+    return upstream_->transport.async_write(from, APIMETER_UPSTREAM_HANDLER(on_upstream_tunnel_write));
+  transport_.async_write(from,
+                         [self = shared_from_this(), ex = generation_](const ErrorCode& ec, std::size_t n) {
+                           if (ex != self->generation_) return;
+                           self->on_tunnel_write(false, ec, n);
+                         });
 }
 
 void DownstreamConnection::on_tunnel_write(bool from_client, const ErrorCode& ec, std::size_t) {
@@ -972,8 +1070,8 @@ void DownstreamConnection::end_exchange(Ending ending) {
   complete();
   if (ending == Ending::reset) abort_connection();
   if (ending != Ending::response_done) return close_connection();
-  worker_.buffers().release(head_out_);
-  worker_.buffers().release(upstream_in_);
+  release_buffer(head_out_);
+  release_buffer(upstream_in_);
   clear_deadline(DeadlineKind::upstream);
   clear_deadline(DeadlineKind::request);
   if (!keep_connection) return linger_close();
@@ -989,7 +1087,7 @@ void DownstreamConnection::next_request() {
     begin_request();
     return parse_request_head();
   }
-  worker_.buffers().release(client_in_);
+  release_buffer(client_in_);
   awaiting_first_request_ = false;
   const Timeouts& t = snapshot_->config.timeouts;
   do_wait_request(client_wait_timeout(t.client_idle, t.client_idle_floor));
@@ -1005,7 +1103,7 @@ void DownstreamConnection::linger_close() {
   ErrorCode cancelled;
   transport_.socket().cancel(cancelled);
   // Over TLS the cancelled read may still decrypt into it: then it goes with the connection instead.
-  if (!transport_.buffers_in_use()) worker_.buffers().release(client_in_);
+  release_buffer(client_in_);
   deadlines_.fill(Clock::time_point::max());
   set_deadline(DeadlineKind::client, kLingerTimeout);
   // Cleartext: a FIN, then drain until the client closes. TLS: a close_notify, and the shutdown itself
@@ -1044,11 +1142,9 @@ void DownstreamConnection::close_connection() {
   release_upstream(false);
   // A client read or write still in flight (cancelled, but over TLS possibly about to decrypt into or
   // encrypt from its buffer) keeps the buffers: they are freed with the connection, never reused early.
-  if (!transport_.buffers_in_use()) {
-    worker_.buffers().release(client_in_);
-    worker_.buffers().release(head_out_);
-    worker_.buffers().release(upstream_in_);
-  }
+  release_buffer(client_in_);
+  release_buffer(head_out_);
+  release_buffer(upstream_in_);
   worker_.connection_closed(*this);
 }
 
@@ -1153,8 +1249,8 @@ void DownstreamConnection::on_deadline(DeadlineKind kind) {
       if (phase_ != Phase::exchange) return;
       switch (upstream_state_) {
         case UpstreamState::connecting:
-          exchange_.endpoint->stats->connect_error(worker_.index());
-          if (worker_.metrics_enabled()) worker_.metrics().upstream_connect_error("timeout");
+        case UpstreamState::handshaking:
+          count_connect_error(upstream_state_ == UpstreamState::connecting ? "timeout" : "tls_timeout");
           return fail(ProxyError::upstream_connect_timeout);
         case UpstreamState::sending:
         case UpstreamState::awaiting_head:

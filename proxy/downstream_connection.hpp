@@ -40,7 +40,7 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
 
  private:
   enum class Phase : std::uint8_t { handshake, idle, reading_head, exchange, tunnel, lingering, closed };
-  enum class UpstreamState : std::uint8_t { none, connecting, sending, awaiting_head, body };
+  enum class UpstreamState : std::uint8_t { none, connecting, handshaking, sending, awaiting_head, body };
   enum class DeadlineKind : std::uint8_t { client, upstream, request, kCount };
 
   // 0: TLS listeners: the handshake, then the first request's wait.
@@ -61,6 +61,12 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   void acquire_upstream();
   void connect_upstream();
   void on_connect(const ErrorCode& ec);
+  void start_upstream_tls();  // upstream_tls: the TLS client handshake under the connect deadline
+  void on_upstream_handshake(const ErrorCode& ec);
+  // Connecting to the endpoint failed (counted as `error_type`): the next endpoint, or `error` once all
+  // were tried.
+  void upstream_connect_failed(std::string_view error_type, ProxyError error);
+  void count_connect_error(std::string_view error_type) noexcept;  // the endpoint's and the metric's
   // 6: relay the request.
   void send_request_head();
   void on_write_request_head(const ErrorCode& ec, std::size_t n);
@@ -85,6 +91,8 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   void tunnel_read(bool from_client);
   void on_tunnel_read(bool from_client, const ErrorCode& ec, std::size_t n);
   void on_tunnel_write(bool from_client, const ErrorCode& ec, std::size_t n);
+  void on_upstream_tunnel_read(const ErrorCode& ec, std::size_t n);
+  void on_upstream_tunnel_write(const ErrorCode& ec, std::size_t n);
   // 8-9: complete and go on.
   void fail(ProxyError error);
   void answer_as_final_recipient();  // OPTIONS/TRACE with Max-Forwards: 0
@@ -125,6 +133,15 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   void on_timer(const ErrorCode& ec);
   void on_deadline(DeadlineKind kind);
 
+  // A client or upstream operation may still touch our buffers: they must not go back to the pool yet.
+  bool buffers_in_use() const noexcept;
+  // `buffer` back to the worker's pool, unless an operation may still touch it: then it stays with the
+  // connection (and goes with it).
+  void release_buffer(IoBuffer& buffer) noexcept;
+  // For an upstream operation about to start: over TLS, counts it in flight (true); cleartext: false.
+  bool count_upstream_operation() noexcept;
+  void on_upstream_operations_done() noexcept;  // the last counted upstream operation completed
+
   bool retry_allowed() const noexcept;
   void release_upstream(bool reusable) noexcept;
   // The exchange stops waiting on its upstream (a failure, a cut): the upstream leg ends now.
@@ -157,6 +174,8 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   ChunkedDecoder response_chunks_;
 
   UpstreamConnectionPtr upstream_;  // the upstream connection the exchange holds
+  std::uint8_t upstream_tls_operations_ =
+      0;  // TLS operations in flight on upstream connections, ours or given up
 
   // Request body relay state.
   std::uint64_t request_body_left_ = 0;  // content-length framing

@@ -11,7 +11,7 @@ enum class ProxyError : std::uint8_t {
   none,
   // Client side: malformed or refused requests.
   bad_request_line,
-  bad_version,            // HTTP/2.0, HTTP/1.2 ...
+  bad_version,  // HTTP/2.0, HTTP/1.2 ...
   bad_target,
   uri_too_long,
   bad_header_name,
@@ -27,7 +27,7 @@ enum class ProxyError : std::uint8_t {
   bad_content_length,
   duplicate_content_length,
   content_length_with_transfer_encoding,
-  bad_transfer_encoding,  // final coding is not chunked, or chunked twice
+  bad_transfer_encoding,        // final coding is not chunked, or chunked twice
   unsupported_transfer_coding,  // a coding before chunked that we do not relay (gzip, ...)
   transfer_encoding_in_http10,
   bad_chunk,
@@ -49,6 +49,8 @@ enum class ProxyError : std::uint8_t {
   upstream_body_timeout,
   upstream_bad_response,
   upstream_closed_mid_body,
+  upstream_tls_certificate,  // the upstream's certificate did not verify (chain, name, validity)
+  upstream_tls_handshake,    // any other TLS handshake failure with the upstream
   // The proxy itself.
   overloaded,
   kCount

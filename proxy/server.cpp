@@ -148,7 +148,7 @@ bool Server::start() {
 
   std::string upstreams;
   for (const auto& e : snapshot_->endpoints) upstreams += (upstreams.empty() ? "" : ",") + e.name;
-  log_tls_certificate();
+  log_tls_settings();
   log_event("info", "listening",
             {{"apimeter.listen", endpoint_text(listen)},
              {"apimeter.admin", endpoint_text(admin)},
@@ -211,12 +211,24 @@ void Server::reload() {
   exporter_->configure(make_exporter_settings(snapshot_->config, instance_id_));
   for (auto& worker : workers_) worker->post_snapshot(snapshot_);
   metrics_->reload_succeeded();
-  log_tls_certificate();
+  log_tls_settings();
   log_event("info", "configuration reloaded",
             {{"apimeter.config", command_line_.config_path}, {"apimeter.generation", std::to_string(generation_)}});
 }
 
-void Server::log_tls_certificate() {
+void Server::log_tls_settings() {
+  const UpstreamTlsConfig& upstream = snapshot_->config.upstream_tls;
+  if (upstream.enabled) {
+    // Unverified TLS looks like security and is not; say so every time it is configured.
+    const std::string trust = !upstream.verify           ? std::string("none")
+                              : upstream.ca_file.empty() ? std::string("system CA store")
+                                                         : upstream.ca_file;
+    log_event(upstream.verify ? "info" : "warn",
+              upstream.verify ? "upstreams over TLS" : "upstreams over TLS without certificate verification",
+              {{"apimeter.upstream_tls.trust", trust},
+               {"apimeter.upstream_tls.server_name",
+                upstream.server_name.empty() ? std::string("each upstream's host") : upstream.server_name}});
+  }
   const auto& tls = snapshot_->tls;
   if (!tls) return;
   const double left = tls->certificate_not_after - static_cast<double>(std::time(nullptr));
@@ -277,7 +289,8 @@ void Server::add_metrics_endpoints() {
   });
   metrics_->set_tls_source([this] {
     const auto& tls = snapshot_->tls;
-    return metrics::TlsListenerSample{tls != nullptr, tls ? tls->certificate_not_after : 0.0};
+    return metrics::TlsSample{tls != nullptr, tls ? tls->certificate_not_after : 0.0,
+                              snapshot_->upstream_tls != nullptr};
   });
   admin_.handle("/stats", [this](const AdminRequest&) {
     return AdminResponse{200, "application/json", metrics_->stats_json(Clock::now()), {}};

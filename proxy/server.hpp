@@ -37,7 +37,8 @@ class Server {
   void wait_for_signal();
   void on_signal(int signal_number);
   void reload();
-  void log_tls_certificate();  // the certificate served, at start and after each reload
+  void
+  log_tls_settings();  // the certificate served and the upstream TLS trust, at start and after each reload
   void begin_drain();
   void poll_drain(std::chrono::steady_clock::time_point deadline);
   void stop_workers();

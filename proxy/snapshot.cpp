@@ -34,7 +34,9 @@ SnapshotPtr build_snapshot(Config config, std::uint64_t generation, unsigned wor
       if (!seen) {
         std::string name = address.address().is_v6() ? "[" + address.address().to_string() + "]"
                                                      : address.address().to_string();
-        UpstreamEndpoint endpoint{address, name + ":" + std::to_string(address.port()), upstream.to_string(), nullptr};
+        UpstreamEndpoint endpoint{
+            address, name + ":" + std::to_string(address.port()), upstream.to_string(),
+            c.upstream_tls.server_name.empty() ? upstream.host : c.upstream_tls.server_name, nullptr};
         // Counters survive a reload for an endpoint that stays, so /stats' totals stay monotonic.
         if (previous) {
           for (const auto& old : previous->endpoints)
@@ -55,6 +57,11 @@ SnapshotPtr build_snapshot(Config config, std::uint64_t generation, unsigned wor
     const std::size_t before = problems.size();
     snapshot->tls = build_tls_server_context(c.tls, *snapshot->ticket_keys, problems);
     // The TLS messages name their setting and file; the location says which config they come from.
+    for (std::size_t i = before; i < problems.size(); ++i) problems[i].where = {c.config_path, 0, 0};
+  }
+  if (c.upstream_tls.enabled) {
+    const std::size_t before = problems.size();
+    snapshot->upstream_tls = build_tls_client_context(c.upstream_tls, problems);
     for (std::size_t i = before; i < problems.size(); ++i) problems[i].where = {c.config_path, 0, 0};
   }
   if (!problems.empty()) return nullptr;

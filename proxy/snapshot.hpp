@@ -12,6 +12,7 @@
 #include "metrics/metrics_settings.hpp"
 #include "proxy/http1/http_head_parser.hpp"
 #include "proxy/router.hpp"
+#include "proxy/tls/tls_client_context.hpp"
 #include "proxy/tls/tls_server_context.hpp"
 #include "proxy/upstream_endpoint_stats.hpp"
 #include "tracing/exporter_settings.hpp"
@@ -23,6 +24,9 @@ struct UpstreamEndpoint {
   tcp::endpoint address;
   std::string name;  // "127.0.0.1:3000", for logs
   std::string upstream;  // the configured upstream it resolved from, "shop.internal:3000"
+  // With upstream_tls: SNI and the name or address its certificate must carry (upstream_tls.server_name,
+  // else the configured upstream's host).
+  std::string tls_peer_name;
   std::shared_ptr<UpstreamEndpointStats> stats;  // never null; shared with the next snapshot's same endpoint
 };
 
@@ -41,6 +45,8 @@ struct Snapshot {
   // The listener's TLS context; null in cleartext. Session ticket keys: the same in every snapshot.
   std::shared_ptr<TlsServerContext> tls;
   std::shared_ptr<const TlsTicketKeys> ticket_keys;
+  // TLS to the upstreams; null when they are reached in cleartext.
+  std::shared_ptr<TlsClientContext> upstream_tls;
 };
 
 // The metrics engine's view of a config (route labels by route index, buckets, caps, identity source).

@@ -1,11 +1,9 @@
-// Idle upstream connections, LIFO per endpoint. Liveness is checked by a non-blocking MSG_PEEK: on take()
-// for connections idle long enough that the upstream may have closed them, and in the sweep.
+// Idle upstream connections, LIFO per endpoint. Liveness is checked by a non-blocking MSG_PEEK
+// (Transport::idle_peer_spoke): on take() for connections idle long enough that the upstream may have
+// closed them, and in the sweep.
 #include "proxy/upstream_pool.hpp"
 
-#include <sys/socket.h>
-
 #include <algorithm>
-#include <cerrno>
 
 namespace apimeter {
 namespace {
@@ -21,13 +19,6 @@ void close_quietly(UpstreamConnection& connection) noexcept {
   connection.transport.socket().close(ignored);
 }
 
-// True when the peer closed, reset, or sent unsolicited bytes: the connection cannot carry a request.
-bool peer_spoke(UpstreamConnection& connection) noexcept {
-  char byte;
-  ssize_t n = ::recv(connection.transport.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
-}
-
 }  // namespace
 
 UpstreamConnectionPtr UpstreamPool::take(const tcp::endpoint& endpoint) noexcept {
@@ -38,7 +29,7 @@ UpstreamConnectionPtr UpstreamPool::take(const tcp::endpoint& endpoint) noexcept
     idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
     const auto idle = now - connection->idle_since;
     bool expired = settings_.idle_timeout.count() > 0 && idle >= settings_.idle_timeout;
-    if (expired || (idle >= kPeekOnTakeAfter && peer_spoke(*connection))) {
+    if (expired || (idle >= kPeekOnTakeAfter && connection->transport.idle_peer_spoke())) {
       close_quietly(*connection);
       continue;  // the next older connection to the same endpoint, if any
     }
@@ -48,7 +39,8 @@ UpstreamConnectionPtr UpstreamPool::take(const tcp::endpoint& endpoint) noexcept
 }
 
 void UpstreamPool::put(UpstreamConnectionPtr connection) noexcept {
-  if (settings_.max_idle == 0 || !connection->transport.socket().is_open()) {
+  if (settings_.max_idle == 0 || !connection->transport.socket().is_open() ||
+      connection->tls_context != tls_context_) {
     close_quietly(*connection);
     return;
   }
@@ -70,7 +62,7 @@ void UpstreamPool::sweep(std::chrono::steady_clock::time_point now) noexcept {
   auto dead = [&](const UpstreamConnectionPtr& c) {
     const auto idle = now - c->idle_since;
     bool expired = settings_.idle_timeout.count() > 0 && idle >= settings_.idle_timeout;
-    if (!expired && !(idle >= kPeekOnSweepAfter && peer_spoke(*c))) return false;
+    if (!expired && !(idle >= kPeekOnSweepAfter && c->transport.idle_peer_spoke())) return false;
     close_quietly(*c);
     return true;
   };

@@ -38,6 +38,7 @@ Worker::Worker(unsigned index, unsigned worker_count, SnapshotPtr snapshot, Acce
       accepting_(io_.get_executor()),
       tick_(io_.get_executor()) {
   max_connections_ = worker_share(snapshot_->config.limits.max_client_connections, worker_count_);
+  upstreams_.set_tls_context(snapshot_->upstream_tls ? snapshot_->upstream_tls->id : 0);
 }
 
 Worker::~Worker() {
@@ -182,8 +183,11 @@ void Worker::apply_snapshot(SnapshotPtr snapshot) {
   snapshot_ = std::move(snapshot);
   buffers_.set_buffer_bytes(snapshot_->io_buffer_bytes);
   upstreams_.set_settings(snapshot_->config.pool);
-  // Endpoints may have changed; busy upstream connections finish their exchange, idle ones go.
+  // Endpoints may have changed; busy upstream connections finish their exchange, idle ones go. Sessions
+  // of the old TLS client context are not offered under the new one (it may trust other CAs).
   upstreams_.close_all();
+  upstreams_.set_tls_context(snapshot_->upstream_tls ? snapshot_->upstream_tls->id : 0);
+  upstream_tls_sessions_.clear();
   max_connections_ = worker_share(snapshot_->config.limits.max_client_connections, worker_count_);
   log_.set_service(snapshot_->config.service);
   metrics_.apply(snapshot_->metrics);

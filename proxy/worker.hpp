@@ -11,15 +11,16 @@
 #include <memory>
 #include <thread>
 
-#include "proxy/access_log.hpp"
 #include "common/asio_types.hpp"
-#include "proxy/buffer_pool.hpp"
-#include "proxy/overload.hpp"
 #include "common/request_record.hpp"
-#include "proxy/snapshot.hpp"
-#include "proxy/upstream_pool.hpp"
 #include "metrics/extra_labels.hpp"
 #include "metrics/worker_metrics.hpp"
+#include "proxy/access_log.hpp"
+#include "proxy/buffer_pool.hpp"
+#include "proxy/overload.hpp"
+#include "proxy/snapshot.hpp"
+#include "proxy/tls/tls_session_cache.hpp"
+#include "proxy/upstream_pool.hpp"
 #include "tracing/worker_tracer.hpp"
 
 namespace apimeter {
@@ -64,6 +65,7 @@ class Worker {
   const SnapshotPtr& snapshot() const noexcept { return snapshot_; }
   BufferPool& buffers() noexcept { return buffers_; }
   UpstreamPool& upstreams() noexcept { return upstreams_; }
+  TlsSessionCache& upstream_tls_sessions() noexcept { return upstream_tls_sessions_; }
   bool draining() const noexcept { return draining_; }
   bool stopped_accepting() const noexcept { return stopping_; }
   // Start of the next request's walk over the upstream endpoints (round robin per worker).
@@ -115,6 +117,7 @@ class Worker {
   std::size_t upstream_in_use_ = 0;
   std::array<char, metrics::kUserScratchBytes> identity_scratch_{};
   BufferPool buffers_;
+  TlsSessionCache upstream_tls_sessions_;  // before the pool: its connections' session slots point here
   UpstreamPool upstreams_;
   Acceptor acceptor_;
   Socket accepting_;

@@ -1,13 +1,14 @@
 // The exporter's HTTP client: Beast over a private io_context, each step under the request's deadline.
 #include "tracing/otlp_http_client.hpp"
 
+#include "common/tls_client.hpp"
+
 #include <charconv>
 #include <ctime>
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/http.hpp>
 
 namespace apimeter::tracing {
@@ -35,22 +36,9 @@ void OtlpHttpClient::close() noexcept {
 
 bool OtlpHttpClient::ensure_tls_context(const std::string& ca_file, std::string& error) {
   if (tls_context_ && tls_context_ca_file_ == ca_file) return true;
-  namespace ssl = boost::asio::ssl;
-  auto context = std::make_unique<ssl::context>(ssl::context::tls_client);
+  auto context = std::make_unique<boost::asio::ssl::context>(boost::asio::ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
-  beast::error_code ec;
-  if (ca_file.empty()) {
-    context->set_default_verify_paths(ec);
-  } else {
-    context->load_verify_file(ca_file, ec);
-  }
-  ERR_clear_error();
-  if (ec) {
-    error = (ca_file.empty() ? std::string("the system's CA store") : "tracing.ca_file " + ca_file) + ": " +
-            ec.message();
-    return false;
-  }
-  context->set_verify_mode(ssl::verify_peer);
+  if (!trust_certificates(*context, ca_file, "tracing.ca_file", error)) return false;
   tls_context_ = std::move(context);
   tls_context_ca_file_ = ca_file;
   return true;
@@ -107,10 +95,11 @@ PostOutcome OtlpHttpClient::attempt(const ExporterSettings& settings, std::strin
       }
       tls_ = std::make_unique<boost::asio::ssl::stream<beast::tcp_stream&>>(stream_, *tls_context_);
       // SNI for a name (not an address), and the certificate must name the host we connect to.
-      boost::system::error_code address_check;
-      boost::asio::ip::make_address(settings.host, address_check);
-      if (address_check) SSL_set_tlsext_host_name(tls_->native_handle(), settings.host.c_str());
-      tls_->set_verify_callback(boost::asio::ssl::host_name_verification(settings.host));
+      if (!expect_peer(tls_->native_handle(), settings.host)) {
+        out.error = "tls: cannot set the peer name " + settings.host;
+        close();
+        return out;
+      }
       ec = run([&](auto handler) {
         tls_->async_handshake(boost::asio::ssl::stream_base::client, std::move(handler));
       });

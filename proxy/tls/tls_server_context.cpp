@@ -7,15 +7,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <ctime>
 #include <optional>
 
 #include <openssl/evp.h>
 
 #include "control/value_syntax.hpp"
+#include "proxy/tls/certificate_files.hpp"
 
 namespace apimeter {
 namespace {
@@ -35,34 +33,6 @@ int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length, cons
   *out = selected;
   *out_length = selected_length;
   return SSL_TLSEXT_ERR_OK;
-}
-
-// OpenSSL's reason for the last failure, with the queue cleared so it cannot leak into a later call.
-std::string openssl_reason(const boost::system::error_code& ec) {
-  std::string reason;
-  if (const unsigned long e = ERR_peek_last_error(); e != 0) {
-    char text[256];
-    ERR_error_string_n(e, text, sizeof text);
-    reason = ERR_reason_error_string(e) ? ERR_reason_error_string(e) : text;
-  } else {
-    reason = ec.message();
-  }
-  ERR_clear_error();
-  return reason;
-}
-
-// The whole file, or nullopt with the reason in `why`.
-std::optional<std::string> read_file(const std::string& file, std::string& why) {
-  std::FILE* f = std::fopen(file.c_str(), "rb");
-  if (f == nullptr) {
-    why = std::strerror(errno);
-    return std::nullopt;
-  }
-  std::string text;
-  char chunk[4096];
-  for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, f)) > 0;) text.append(chunk, n);
-  std::fclose(f);
-  return text;
 }
 
 // The session id context: a session resumes only under the client-certificate policy it was made under.
@@ -128,36 +98,14 @@ std::shared_ptr<TlsServerContext> build_tls_server_context(const TlsConfig& tls,
     ERR_clear_error();
   }
 
+  load_certificate_and_key(result->context, tls.cert_file, tls.key_file, "tls.cert_file", "tls.key_file",
+                           problem);
+
   boost::system::error_code ec;
   std::string why;
-  if (!read_file(tls.cert_file, why)) {
-    problem("tls.cert_file " + quote(tls.cert_file) + ": cannot read it: " + why);
-  } else if (result->context.use_certificate_chain_file(tls.cert_file, ec); ec) {
-    problem("tls.cert_file " + quote(tls.cert_file) + ": not a PEM certificate chain: " + openssl_reason(ec));
-  }
-  if (!read_file(tls.key_file, why)) {
-    problem("tls.key_file " + quote(tls.key_file) + ": cannot read it: " + why);
-  } else if (result->context.use_private_key_file(tls.key_file, ssl::context::pem, ec); ec) {
-    // OpenSSL checks the key against the certificate as it loads it (Asio took the error off the queue).
-    if (ec.category() == boost::asio::error::get_ssl_category() &&
-        ERR_GET_REASON(static_cast<unsigned long>(static_cast<unsigned int>(ec.value()))) ==
-            X509_R_KEY_VALUES_MISMATCH) {
-      ERR_clear_error();
-      problem("tls.key_file " + quote(tls.key_file) + " is not the key of the certificate in tls.cert_file " +
-              quote(tls.cert_file));
-    } else {
-      problem("tls.key_file " + quote(tls.key_file) +
-              ": not a PEM private key (or it is encrypted): " + openssl_reason(ec));
-    }
-  } else if (problems.size() == problems_before && SSL_CTX_check_private_key(ctx) != 1) {
-    problem("tls.key_file " + quote(tls.key_file) + " is not the key of the certificate in tls.cert_file " +
-            quote(tls.cert_file));
-    ERR_clear_error();
-  }
-
   std::string client_ca_pem;
   if (!tls.client_ca_file.empty()) {
-    std::optional<std::string> pem = read_file(tls.client_ca_file, why);
+    std::optional<std::string> pem = read_whole_file(tls.client_ca_file, why);
     if (!pem) {
       problem("tls.client_ca_file " + quote(tls.client_ca_file) + ": cannot read it: " + why);
     } else if (result->context.load_verify_file(tls.client_ca_file, ec); ec) {

@@ -6,6 +6,9 @@
 // second step (Asio runs SSL_read after the socket read completes), so cancel() alone does not free it.
 #pragma once
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <memory>
 
 #include <boost/asio/post.hpp>
@@ -63,6 +66,29 @@ class Transport {
   // not be reused until it has.
   bool write_pending() const noexcept { return writes_pending_ != 0; }
   bool buffers_in_use() const noexcept { return reads_pending_ != 0 || writes_pending_ != 0; }
+
+  // For a connection with no operation pending, idle between exchanges: true when the peer closed, reset,
+  // or sent bytes nobody asked for, so it cannot carry a request. One non-blocking MSG_PEEK; over TLS,
+  // bytes that are there (in the socket, or already read into the TLS session with the last response)
+  // are read through the session without blocking, because records that carry no data (TLS 1.3 session
+  // tickets, a key update) are normal on an idle connection and are taken in here. The socket is left in
+  // non-blocking mode, which Asio's asynchronous operations do not mind.
+  bool idle_peer_spoke() noexcept {
+    char byte;
+    const ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return true;
+    if (n == 0 || (n > 0 && !tls_)) return true;
+    if (!tls_) return false;
+    SSL* session = tls_->native_handle();
+    if (n < 0 && SSL_has_pending(session) == 0 && BIO_ctrl_pending(SSL_get_rbio(session)) == 0) return false;
+    ErrorCode ec;
+    socket_.non_blocking(true, ec);
+    if (ec) return true;
+    // A key update the peer asks us to answer is written here too (a few bytes, into an empty socket
+    // buffer: an idle connection has nothing else queued).
+    const std::size_t data = tls_->read_some(asio::buffer(&byte, 1), ec);
+    return data != 0 || ec != asio::error::would_block;
+  }
 
   // The end of what we send. Cleartext: a FIN now, and handler(error) posted. TLS: a close_notify, then
   // the peer's read until it answers with its own or closes (the caller bounds it with a deadline). A read

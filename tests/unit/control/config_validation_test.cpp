@@ -228,5 +228,24 @@ TEST(ConfigValidate, TlsSettingsThatOnlyWorkTogether) {
               ::testing::IsEmpty());
 }
 
+TEST(ConfigValidate, UpstreamTlsSettingsThatOnlyWorkTogether) {
+  const std::string base = std::string(kValidBase);
+  EXPECT_THAT(only_problem(base + "upstream_tls:\n  enabled: true\n  cert_file: client.pem\n"),
+              HasSubstr("upstream_tls.cert_file and upstream_tls.key_file go together"));
+  // Settings of a TLS client nobody turned on: the upstreams would silently stay cleartext.
+  EXPECT_THAT(only_problem(base + "upstream_tls:\n  ca_file: ca.pem\n"),
+              HasSubstr("upstream_tls.ca_file is set but upstream_tls.enabled is false"));
+  EXPECT_THAT(only_problem(base + "upstream_tls:\n  server_name: api.internal\n"),
+              HasSubstr("upstream_tls.server_name is set but upstream_tls.enabled is false"));
+  EXPECT_THAT(only_problem(base + "upstream_tls:\n  enabled: true\n  min_version: \"1.0\"\n"),
+              HasSubstr("use 1.2 or 1.3"));
+  EXPECT_THAT(only_problem(base + "upstream_tls:\n  enabled: true\n  ca_file: ca.pem\n  verify: false\n"),
+              HasSubstr("upstream_tls.ca_file is set but upstream_tls.verify is false"));
+  EXPECT_THAT(problems_of(base + "upstream_tls:\n  enabled: true\n  ca_file: ca.pem\n"
+                                 "  server_name: api.internal\n  cert_file: c.pem\n  key_file: c.key\n"
+                                 "  min_version: \"1.3\"\n"),
+              ::testing::IsEmpty());
+}
+
 }  // namespace
 }  // namespace apimeter

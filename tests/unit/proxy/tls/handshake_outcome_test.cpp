@@ -57,5 +57,30 @@ TEST(HandshakeOutcome, VersionLabels) {
   EXPECT_EQ(tls_version_label(TLS1_1_VERSION), metrics::TlsVersionLabel::other);
 }
 
+TEST(HandshakeOutcome, UpstreamFailuresNameWhatToFix) {
+  auto type = [](const ErrorCode& ec, long verify) {
+    return classify_upstream_tls_failure(ec, verify).error_type;
+  };
+  const ErrorCode verify_failed = ssl_error(SSL_R_CERTIFICATE_VERIFY_FAILED);
+  EXPECT_EQ(type(verify_failed, X509_V_ERR_CERT_HAS_EXPIRED), "tls_certificate_expired");
+  EXPECT_EQ(type(verify_failed, X509_V_ERR_HOSTNAME_MISMATCH), "tls_certificate_name_mismatch");
+  EXPECT_EQ(type(verify_failed, X509_V_ERR_IP_ADDRESS_MISMATCH), "tls_certificate_name_mismatch");
+  EXPECT_EQ(type(verify_failed, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY), "tls_certificate_untrusted");
+  EXPECT_EQ(type(verify_failed, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT), "tls_certificate_untrusted");
+  EXPECT_TRUE(classify_upstream_tls_failure(verify_failed, X509_V_ERR_CERT_HAS_EXPIRED).certificate);
+  EXPECT_EQ(type(ssl_error(SSL_R_TLSV1_ALERT_PROTOCOL_VERSION), X509_V_OK), "tls_protocol");
+  EXPECT_EQ(type(ssl_error(SSL_R_WRONG_VERSION_NUMBER), X509_V_OK), "tls_protocol");
+  EXPECT_EQ(type(ssl_error(SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL), X509_V_OK), "tls_protocol");
+  EXPECT_EQ(type(ssl_error(SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED), X509_V_OK),
+            "tls_client_certificate_rejected");
+  EXPECT_EQ(type(ssl_error(SSL_R_TLSV1_ALERT_UNKNOWN_CA), X509_V_OK), "tls_client_certificate_rejected");
+  EXPECT_FALSE(classify_upstream_tls_failure(ssl_error(SSL_R_TLSV1_ALERT_UNKNOWN_CA), X509_V_OK).certificate);
+  EXPECT_EQ(type(ssl_error(SSL_R_SSLV3_ALERT_HANDSHAKE_FAILURE), X509_V_OK), "tls_peer_alert");
+  EXPECT_EQ(type(asio::error::eof, X509_V_OK), "tls_closed");
+  EXPECT_EQ(type(asio::error::connection_reset, X509_V_OK), "tls_closed");
+  EXPECT_EQ(type(ssl_error(SSL_R_BAD_LENGTH), X509_V_OK), "tls_error");
+  EXPECT_EQ(type(asio::error::no_memory, X509_V_OK), "tls_error");
+}
+
 }  // namespace
 }  // namespace apimeter
