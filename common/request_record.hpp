@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "common/http_version.hpp"
 #include "common/trace_context.hpp"
 
 namespace apimeter {
@@ -40,7 +41,7 @@ struct RequestRecord {
   std::string_view client_address;
   std::uint16_t client_port = 0;
   std::string_view upstream_address;  // "host:port" of the endpoint used, empty if none
-  int version_minor = 1;
+  HttpVersion version = HttpVersion::http1_1;  // of the client's request
   std::int32_t route_index = -1;  // configured route in config order; -1 when none matched
   std::string_view route_label;   // its http_route label ("/api/orders/{id}"); empty when none matched
   std::string_view user;          // user identity from the configured source; empty when none

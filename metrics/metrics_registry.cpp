@@ -73,6 +73,8 @@ std::string request_key(const RequestLabels& l) {
   k += '\x1f';
   k += method_label(l.method);
   k += '\x1f';
+  k += network_protocol_version(l.version);
+  k += '\x1f';
   k += std::to_string(l.status);
   k += '\x1f';
   k += l.error_type;
@@ -86,7 +88,8 @@ std::string request_key(const RequestLabels& l) {
 bool request_less(const MergedRequest& a, const MergedRequest& b) {
   const auto& x = a.labels;
   const auto& y = b.labels;
-  return std::tie(x.route, x.method, x.status, x.error_type, x.extra) < std::tie(y.route, y.method, y.status, y.error_type, y.extra);
+  return std::tie(x.route, x.method, x.version, x.status, x.error_type, x.extra) <
+         std::tie(y.route, y.method, y.version, y.status, y.error_type, y.extra);
 }
 
 void add_into(MergedRequest& into, const MergedRequest& from) {
@@ -172,10 +175,11 @@ ClientMetric histogram(Labels labels, const BucketCounts& h) {
 
 Labels request_labels(const std::string& service, const RequestLabels& l, const std::vector<ExtraLabel>& extra) {
   Labels labels;
-  labels.reserve(6);
+  labels.reserve(7);
   labels.push_back({"service", service});
   labels.push_back({"http_route", l.route});
   labels.push_back({"http_request_method", std::string(method_label(l.method))});
+  labels.push_back({"network_protocol_version", std::string(network_protocol_version(l.version))});
   if (l.status != 0) labels.push_back({"http_response_status_code", std::to_string(l.status)});
   if (!l.error_type.empty()) labels.push_back({"error_type", l.error_type});
   for (std::size_t i = 0; i < extra.size() && i < l.extra.size(); ++i)

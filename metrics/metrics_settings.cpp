@@ -30,8 +30,8 @@ bool valid_extra_label_name(std::string_view name) noexcept {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (i > 0 && c >= '0' && c <= '9');
     if (!ok) return false;
   }
-  for (std::string_view taken : {"service", "http_route", "http_request_method", "http_response_status_code",
-                                 "error_type", "le", "user", "quantile"})
+  for (std::string_view taken : {"service", "http_route", "http_request_method", "network_protocol_version",
+                                 "http_response_status_code", "error_type", "le", "user", "quantile"})
     if (name == taken) return false;
   return true;
 }

@@ -10,9 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "common/http_method.hpp"
+#include "common/http_version.hpp"
 #include "metrics/exemplar_slots.hpp"
 #include "metrics/histogram.hpp"
-#include "common/http_method.hpp"
 #include "metrics/metrics_settings.hpp"
 #include "metrics/space_saving.hpp"
 
@@ -76,6 +77,7 @@ struct RequestKey {
   std::uint16_t status = 0;
   HttpMethod method = HttpMethod::other;
   std::uint8_t error = 0;
+  HttpVersion version = HttpVersion::http1_1;
   std::array<std::uint8_t, kMaxExtraLabels> extra{};
   bool operator==(const RequestKey&) const = default;
 };
@@ -85,12 +87,13 @@ struct RequestLabels {
   std::string route;
   bool learned = false;  // an automatically learned template (capped again at scrape)
   HttpMethod method = HttpMethod::other;
+  HttpVersion version = HttpVersion::http1_1;  // network_protocol_version
   std::uint16_t status = 0;  // 0: no response was sent (the label is left off)
   std::string error_type;    // empty unless the proxy answered or failed the exchange itself
   std::array<std::string, kMaxExtraLabels> extra;  // empty: absent
 };
 
-// Families keyed by (route, method, status, error_type, extra labels).
+// Families keyed by (route, method, protocol version, status, error_type, extra labels).
 struct RequestSeries {
   RequestSeries(RequestKey k, RequestLabels l, const LayoutPtr& duration_layout, double created_at)
       : key(k), labels(std::move(l)), created(created_at), duration(duration_layout) {}

@@ -18,10 +18,12 @@ constexpr std::uint8_t kErrorOther = 255;
 bool happened(Clock::time_point t) noexcept { return t != Clock::time_point{}; }
 
 // Fingerprints are computed from label values, not worker-local ids, so every worker agrees on them.
-std::uint64_t request_fingerprint(std::string_view route, HttpMethod method, std::uint16_t status,
-                                  std::string_view error, const std::array<std::string_view, kMaxExtraLabels>& extra) {
+std::uint64_t request_fingerprint(std::string_view route, HttpMethod method, HttpVersion version,
+                                  std::uint16_t status, std::string_view error,
+                                  const std::array<std::string_view, kMaxExtraLabels>& extra) {
   std::uint64_t h = hash64(route, 0x7265717565737473ULL);  // "requests"
-  h = hash_combine(h, static_cast<std::uint64_t>(method) | (static_cast<std::uint64_t>(status) << 8));
+  h = hash_combine(h, static_cast<std::uint64_t>(method) | (static_cast<std::uint64_t>(status) << 8) |
+                          (static_cast<std::uint64_t>(version) << 24));
   h = hash_combine(h, hash64(error));
   for (auto v : extra) h = hash_combine(h, hash64(v));
   return h;
@@ -34,8 +36,9 @@ std::uint64_t route_fingerprint(std::string_view route) {
 }  // namespace
 
 std::size_t WorkerMetrics::RequestKeyHash::operator()(const RequestKey& k) const noexcept {
-  std::uint64_t a = k.route | (static_cast<std::uint64_t>(k.status) << 32) |
-                    (static_cast<std::uint64_t>(k.method) << 48) | (static_cast<std::uint64_t>(k.error) << 56);
+  std::uint64_t a =
+      k.route | (static_cast<std::uint64_t>(k.status) << 32) | (static_cast<std::uint64_t>(k.version) << 44) |
+      (static_cast<std::uint64_t>(k.method) << 48) | (static_cast<std::uint64_t>(k.error) << 56);
   std::uint64_t b = 0;
   for (std::size_t i = 0; i < k.extra.size(); ++i) b |= static_cast<std::uint64_t>(k.extra[i]) << (8 * i);
   return static_cast<std::size_t>(hash_combine(a, b));
@@ -172,7 +175,7 @@ RequestSeries* WorkerMetrics::request_series(const RequestKey& key) noexcept {
   const std::string_view route = routes_.label(key.route);
   const std::string_view error =
       key.error == kErrorNone ? std::string_view{} : key.error == kErrorOther ? std::string_view("_other") : std::string_view(error_types_[key.error - 1]);
-  if (!budget_.admit(request_fingerprint(route, key.method, key.status, error, extra))) {
+  if (!budget_.admit(request_fingerprint(route, key.method, key.version, key.status, error, extra))) {
     add(series_dropped_, 1);
     return nullptr;
   }
@@ -181,6 +184,7 @@ RequestSeries* WorkerMetrics::request_series(const RequestKey& key) noexcept {
     labels.route = route;
     labels.learned = routes_.learned(key.route);
     labels.method = key.method;
+    labels.version = key.version;
     labels.status = key.status;
     labels.error_type = error;
     for (std::size_t i = 0; i < extra.size(); ++i) labels.extra[i] = extra[i];
@@ -225,6 +229,7 @@ ResolvedRoute WorkerMetrics::resolve_route(const RequestRecord& record) noexcept
 void WorkerMetrics::record(const RequestRecord& r, ResolvedRoute route, std::span<const std::string_view> extra_label_values) noexcept {
   RequestKey key;
   key.method = classify_method(r.method);
+  key.version = r.version;
   key.route = route.id;
   key.status = r.status >= 100 && r.status <= 999 ? static_cast<std::uint16_t>(r.status) : 0;
   key.error = error_index(r.error_type);

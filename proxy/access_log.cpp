@@ -78,7 +78,7 @@ void AccessLogWriter::write(const RequestRecord& r) noexcept {
   out.append("\",\"http.response.status_code\":");
   out.append_uint(static_cast<std::uint64_t>(r.status));
   out.append(",\"network.protocol.version\":\"");
-  out.append(r.version_minor == 0 ? "1.0" : "1.1");
+  out.append(network_protocol_version(r.version));
   out.append("\",\"http.request.bytes\":");
   out.append_uint(r.received_bytes);
   out.append(",\"http.response.bytes\":");

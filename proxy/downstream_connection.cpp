@@ -253,7 +253,7 @@ void DownstreamConnection::on_request_head() {
   exchange_.record.method = request_.method;
   exchange_.record.target = request_.target;
   exchange_.record.path = request_.path;
-  exchange_.record.version_minor = request_.version_minor;
+  exchange_.record.version = http1_version(request_.version_minor);
   exchange_.record.host = request_.target_form == TargetForm::absolute ? request_.authority : request_.host;
   if (const HeaderField* ua = request_.find(FieldId::user_agent)) exchange_.record.user_agent = ua->value;
 

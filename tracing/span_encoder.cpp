@@ -165,7 +165,7 @@ void encode_server_span(ProtoWriter& w, const RequestRecord& r, const TracingSet
   if (!r.client_address.empty()) attribute(w, "client.address", r.client_address);
   if (r.client_port != 0) attribute(w, "client.port", r.client_port);
   if (!r.user_agent.empty()) attribute(w, "user_agent.original", r.user_agent, kMaxUserAgentAttribute);
-  attribute(w, "network.protocol.version", r.version_minor == 0 ? "1.0" : "1.1");
+  attribute(w, "network.protocol.version", network_protocol_version(r.version));
   attribute(w, "http.request.body.size", static_cast<std::int64_t>(r.request_body_bytes));
   attribute(w, "http.response.body.size", static_cast<std::int64_t>(r.response_body_bytes));
   if (!in.user.empty()) attribute(w, "user.id", in.user, 256);

@@ -163,10 +163,22 @@ TEST(MetricsValuesTest, UpstreamAnsweredErrorsCarryNoErrorType) {
     std::set<std::string> keys;
     for (const auto& [key, value] : sample->labels) keys.insert(key);
     EXPECT_EQ(keys, (std::set<std::string>{"service", "http_route", "http_request_method",
-                                           "http_response_status_code"}))
+                                           "network_protocol_version", "http_response_status_code"}))
         << describe(metrics, count);
   }
   EXPECT_EQ(metrics.value(count, request_labels("/status/{code}", "GET", "502")), 1);
+}
+
+TEST(MetricsValuesTest, RequestSeriesAreSplitByProtocolVersion) {
+  Stack stack = start_metered_stack();
+  expect_status(stack.port(), get_request("/status/200"), 200);
+  expect_status(stack.port(), "GET /status/200 HTTP/1.0\r\nHost: shop\r\n\r\n", 200);
+  expect_status(stack.port(), "GET /status/200 HTTP/1.0\r\nHost: shop\r\n\r\n", 200);
+  MetricsText metrics = scrape_after_requests(stack.proxy.admin_port, 3);
+  const std::string count = std::string(kDuration) + "_count";
+  // OpenTelemetry's network.protocol.version: "1.0" and "1.1" (and "2" for HTTP/2).
+  EXPECT_EQ(metrics.sum(count, {{"network_protocol_version", "1.1"}}), 1) << describe(metrics, count);
+  EXPECT_EQ(metrics.sum(count, {{"network_protocol_version", "1.0"}}), 2) << describe(metrics, count);
 }
 
 TEST(MetricsValuesTest, UpstreamRefusedIsCountedAs502WithErrorType) {

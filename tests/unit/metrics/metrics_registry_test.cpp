@@ -446,10 +446,13 @@ TEST_F(Registry, ExportedRequestsLeaveExemplarsOnTheirDurationBuckets) {
   const Exposition e = registry->collect_exposition();
   const std::string text = serialize_openmetrics(e.families, e.extras);
   // 20 ms falls in the 0.025 bucket: the exemplar is there, with the server span and the observed value.
-  EXPECT_NE(text.find("http_server_request_duration_seconds_bucket{service=\"shop\",http_route=\"/api/orders/{id}\","
-                      "http_request_method=\"GET\",http_response_status_code=\"200\",le=\"0.025\"} 2 # {trace_id=\""
-                      "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\",span_id=\"0102030405060708\"} 0.02 1700000000.02"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          "http_server_request_duration_seconds_bucket{service=\"shop\",http_route=\"/api/orders/{id}\","
+          "http_request_method=\"GET\",network_protocol_version=\"1.1\",http_response_status_code=\"200\",le="
+          "\"0.025\"} 2 # {trace_id=\""
+          "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf\",span_id=\"0102030405060708\"} 0.02 1700000000.02"),
+      std::string::npos)
       << text;
   // The upstream exchange (1 ms to 9 ms: 8 ms) carries the client span.
   EXPECT_NE(text.find("span_id=\"0909090909090909\"} 0.008"), std::string::npos) << text;

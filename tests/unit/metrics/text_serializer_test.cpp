@@ -67,9 +67,12 @@ TEST(TextSerializer, RegistryOutputParsesAsPrometheusText) {
   EXPECT_EQ(types["http_server_request_duration_seconds"], "histogram");
   EXPECT_EQ(types["apimeter_received_bytes_total"], "counter");
   EXPECT_EQ(types["apimeter_user_requests_total"], "counter");
-  EXPECT_NE(text.find("http_server_request_duration_seconds_bucket{service=\"shop\",http_route=\"/api/orders/{id}\","
-                      "http_request_method=\"GET\",http_response_status_code=\"200\",le=\"0.005\"}"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find(
+          "http_server_request_duration_seconds_bucket{service=\"shop\",http_route=\"/api/orders/{id}\","
+          "http_request_method=\"GET\",network_protocol_version=\"1.1\",http_response_status_code=\"200\",le="
+          "\"0.005\"}"),
+      std::string::npos)
       << text.substr(0, 2000);
   EXPECT_NE(text.find("http_route=\"/users/{token}/x\""), std::string::npos);
 }

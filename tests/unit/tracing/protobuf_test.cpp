@@ -358,7 +358,7 @@ TEST(EncodeSpans, ServerSpanAttributesFollowHttpSemanticConventions) {
 TEST(EncodeSpans, ServerPortFallsBackToTheListenPortWhenHostHasNone) {
   RequestRecord r = filled_record();
   r.host = "shop.example";
-  r.version_minor = 0;
+  r.version = HttpVersion::http1_0;
   const Encoded e = encode(r);
   ASSERT_GE(e.frames.size(), 1u);
   const auto attrs = attributes(Message(e.frames[0]), kAttributes);
