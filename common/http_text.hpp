@@ -17,6 +17,17 @@ constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
+// `text` contains `part` (lower case), ASCII case-insensitively.
+constexpr bool icontains(std::string_view text, std::string_view part) noexcept {
+  if (part.size() > text.size()) return false;
+  for (std::size_t i = 0; i + part.size() <= text.size(); ++i) {
+    std::size_t k = 0;
+    while (k < part.size() && ascii_lower(text[i + k]) == part[k]) ++k;
+    if (k == part.size()) return true;
+  }
+  return false;
+}
+
 // Optional whitespace (SP / HTAB) removed from both ends.
 constexpr std::string_view trim_ows(std::string_view s) noexcept {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);

@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "common/http_text.hpp"
+
 namespace apimeter {
 namespace {
 
@@ -225,11 +227,15 @@ void write_final_recipient_reply(const MessageHead& req, bool keep_alive, HeadWr
     out.append(connection);
     return;
   }
-  // TRACE (RFC 9110 9.3.8): the request as received, as message/http, less the fields that carry
-  // credentials, so a page's script cannot read them back through the echo.
+  // TRACE (RFC 9110 9.3.8): the request as received, as message/http, less the fields "likely to contain
+  // sensitive data", so a page's script cannot read credentials back through the echo: the standard ones
+  // and any name that looks like one (X-API-Key, X-Auth-Token, X-Session-Id, X-CSRF-Token ...). Hiding an
+  // innocent field costs a debugging echo one line; showing a secret costs the secret.
   auto reflected = [](const HeaderField& field) {
-    return !iequals(field.name, "authorization") && !iequals(field.name, "proxy-authorization") &&
-           !iequals(field.name, "cookie");
+    for (std::string_view sensitive : {"auth", "cookie", "token", "key", "secret", "passw", "session",
+                                       "credential", "csrf", "xsrf", "signature", "jwt"})
+      if (icontains(field.name, sensitive)) return false;
+    return true;
   };
   const std::string_view version = req.version_minor == 0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n";
   std::uint64_t length = req.method.size() + 1 + req.target.size() + version.size() + 2;

@@ -197,9 +197,11 @@ TEST(HeaderRewriter, OptionsAtZeroHopsIsAnsweredWithAllow) {
 }
 
 TEST(HeaderRewriter, TraceAtZeroHopsEchoesTheRequestWithoutCredentials) {
+  // Standard credential fields and custom ones named like credentials stay out of the echo.
   const std::string reply = final_recipient_reply(
       "TRACE /x?y HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\nCookie: s=1\r\nAuthorization: Basic eA==\r\n"
-      "Proxy-Authorization: Basic eQ==\r\nX-Debug: on\r\n\r\n");
+      "Proxy-Authorization: Basic eQ==\r\nX-Debug: on\r\nX-API-Key: k1\r\nX-Auth-Token: t1\r\n"
+      "X-Session-Id: s1\r\nX-CSRF-Token: c1\r\nX-Amz-Security-Token: a1\r\nX-Client-Secret: z1\r\n\r\n");
   const std::string echo = "TRACE /x?y HTTP/1.1\r\nHost: a\r\nMax-Forwards: 0\r\nX-Debug: on\r\n\r\n";
   EXPECT_EQ(reply, "HTTP/1.1 200 OK\r\nContent-Type: message/http\r\nContent-Length: " + std::to_string(echo.size()) +
                        "\r\n\r\n" + echo);
