@@ -545,8 +545,16 @@ void DownstreamConnection::send_request_head() {
   Duration response_timeout = exchange_.route ? exchange_.route->upstream_response_timeout
                                               : snapshot_->config.timeouts.upstream_response;
   set_deadline(DeadlineKind::upstream, response_timeout);
+  // Over TLS each buffer becomes its own record: body bytes that came with the head and fit behind it are
+  // copied there, so a small request goes out as one record (a retry writes the head afresh).
+  std::size_t first_part = first_part_;
+  if (upstream_->transport.secure() && first_part != 0 && first_part <= head_out_.space()) {
+    std::memcpy(head_out_.write_ptr(), client_in_.read_ptr(), first_part);
+    head_out_.end += first_part;
+    first_part = 0;
+  }
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_out_.read_ptr(), head_out_.size()),
-                                            asio::buffer(client_in_.read_ptr(), first_part_)};
+                                            asio::buffer(client_in_.read_ptr(), first_part)};
   upstream_->transport.async_write(buffers, APIMETER_UPSTREAM_HANDLER(on_write_request_head));
 }
 

@@ -213,6 +213,48 @@ TEST(UpstreamTlsTest, NewConnectionsResumeTheLastSession) {
   EXPECT_EQ(r.sum("apimeter_upstream_tls_sessions_resumed_total"), 1) << "only the third request resumes";
 }
 
+TEST(UpstreamTlsTest, RequestBodiesArriveIntactSmallAndLarge) {
+  TlsOrigin origin = start_origin();
+  Apimeter proxy = start_tls_proxy(origin.address(), {"--upstream-tls-ca-file", origin.pki->ca_file()});
+  RawConnection client = RawConnection::connect(proxy.port);
+  // A body that fits behind the head (sent with it as one record), one far larger than a buffer, and a
+  // chunked one, on one client connection and one upstream TLS connection.
+  for (const std::string& body : {std::string("hello over tls"), demo_pattern(300000)}) {
+    ASSERT_TRUE(client.send(body_request("POST", "/echo", body)));
+    HttpResponse echoed = read_response(client, kIo);
+    ASSERT_EQ(echoed.status, 200) << echoed.error << proxy.proc().describe();
+    EXPECT_TRUE(echoed.body == body) << echoed.body.size() << " bytes back for " << body.size();
+  }
+  ASSERT_TRUE(client.send("POST /echo HTTP/1.1\r\nHost: shop\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "5\r\nhello\r\n6\r\n chunk\r\n0\r\n\r\n"));
+  HttpResponse chunked = read_response(client, kIo);
+  ASSERT_EQ(chunked.status, 200) << chunked.error;
+  EXPECT_EQ(chunked.body, "hello chunk");
+  MetricsText m = scrape_after_requests(proxy.admin_port, 3);
+  EXPECT_EQ(m.sum(kUpstreamHandshakes), 1);
+}
+
+TEST(UpstreamTlsTest, WebSocketTunnelsThroughATlsUpstream) {
+  TlsOrigin origin = start_origin();
+  Apimeter proxy = start_tls_proxy(origin.address(), {"--upstream-tls-ca-file", origin.pki->ca_file()});
+  RawConnection client = RawConnection::connect(proxy.port);
+  ASSERT_TRUE(client.send(get_request("/ws", "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: " +
+                                                 std::string(ws::kSampleKey) + "\r\nSec-WebSocket-Version: 13\r\n")));
+  HttpResponse upgraded = read_response(client, kIo);
+  ASSERT_EQ(upgraded.status, 101) << upgraded.error << proxy.proc().describe();
+  const std::string big = demo_pattern(100000);
+  ASSERT_TRUE(client.send(websocket_client_frame(ws::kBinary, big)));
+  std::optional<WebSocketFrame> echo = read_websocket_message(client, kIo);
+  ASSERT_TRUE(echo.has_value());
+  EXPECT_TRUE(echo->payload == big) << echo->payload.size();
+  // The close handshake ends the tunnel on both legs, TLS included.
+  ASSERT_TRUE(client.send(websocket_client_frame(ws::kClose, std::string("\x03\xe8", 2))));
+  std::optional<WebSocketFrame> close = read_websocket_message(client, kIo);
+  ASSERT_TRUE(close.has_value());
+  EXPECT_EQ(close->opcode, ws::kClose);
+  EXPECT_TRUE(client.wait_closed(kIo));
+}
+
 // An HTTPS origin on one thread, OpenSSL in blocking mode: GET requests (no body) on keep-alive
 // connections, each answered "ok" and followed 200 ms later by a fresh TLS 1.3 session ticket, so every
 // idle connection gets a handshake record on it that the client has not read. Counts connections.
