@@ -23,6 +23,7 @@ class IoBuffer {
   std::size_t end = 0;
   std::size_t size() const noexcept { return end - begin; }
   char* read_ptr() noexcept { return memory_.get() + begin; }
+  const char* read_ptr() const noexcept { return memory_.get() + begin; }
   char* write_ptr() noexcept { return memory_.get() + end; }
   std::size_t space() const noexcept { return capacity_ - end; }
   void consume(std::size_t n) noexcept {

@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "common/tls_client.hpp"
-#include "proxy/connect_error.hpp"
+#include "proxy/exchange_steps.hpp"
 #include "proxy/router.hpp"
 #include "proxy/tls/handshake_outcome.hpp"
 #include "proxy/tls/tls_server_context.hpp"
@@ -19,20 +19,6 @@ namespace apimeter {
 namespace {
 
 constexpr Duration kLingerTimeout = std::chrono::seconds(2);
-
-bool is_idempotent(Method m) noexcept {
-  switch (m) {
-    case Method::get:
-    case Method::head:
-    case Method::options:
-    case Method::trace:
-    case Method::put:
-    case Method::delete_:
-      return true;
-    default:
-      return false;
-  }
-}
 
 }  // namespace
 
@@ -43,24 +29,22 @@ bool is_idempotent(Method m) noexcept {
     self->method(ec, n);                                                           \
   }
 
-// The same for an operation on the upstream connection, which the handler also holds: an upstream
-// connection given up on (closed, released) must outlive the operations still queued on it, since they
-// run in its socket, its TLS stream and its transport's counters. Over TLS the operation also counts
-// itself in flight until it completes: a cancelled TLS read may still decrypt into our buffer, so buffers
-// stay with the connection until then (buffers_in_use()).
-#define APIMETER_UPSTREAM_HANDLER(method)                                                                    \
-  [self = shared_from_this(), ex = generation_, upstream = upstream_, counted = count_upstream_operation()]( \
-      const ErrorCode& ec, std::size_t n) {                                                                  \
-    if (counted && --self->upstream_tls_operations_ == 0) self->on_upstream_operations_done();               \
-    if (ex != self->generation_) return;                                                                     \
-    self->method(ec, n);                                                                                     \
+// The same for an operation this side starts on the upstream connection (an upgraded one's relay), which
+// the handler also holds: see APIMETER_LEG_HANDLER.
+#define APIMETER_UPSTREAM_HANDLER(method)                                     \
+  [self = shared_from_this(), ex = generation_, upstream = leg_.connection(), \
+   counted = leg_.count_operation()](const ErrorCode& ec, std::size_t n) {    \
+    if (counted) self->leg_.operation_done();                                 \
+    if (ex != self->generation_) return;                                      \
+    self->method(ec, n);                                                      \
   }
 
 DownstreamConnection::DownstreamConnection(Worker& worker, Socket socket)
     : worker_(worker),
       transport_(std::move(socket)),
       timer_(worker.io().get_executor()),
-      snapshot_(worker.snapshot()) {
+      snapshot_(worker.snapshot()),
+      leg_(worker, *this, exchange_, head_out_, upstream_in_) {
   deadlines_.fill(Clock::time_point::max());
   ErrorCode ec;
   auto remote = transport_.socket().remote_endpoint(ec);
@@ -182,7 +166,6 @@ void DownstreamConnection::on_wait_request(const ErrorCode& ec, std::size_t n) {
 void DownstreamConnection::begin_request() {
   if (snapshot_ != worker_.snapshot()) snapshot_ = worker_.snapshot();
   phase_ = Phase::reading_head;
-  upstream_state_ = UpstreamState::none;
   exchange_ = Exchange{};
   RequestRecord& record = exchange_.record;
   record.head_started = Clock::now();
@@ -199,12 +182,11 @@ void DownstreamConnection::begin_request() {
   request_pump_active_ = false;
   first_part_ = 0;
   first_part_pending_ = false;
-  response_read_ = response_broken_ = head_pending_ = dechunk_ = false;
+  head_pending_ = false;
   client_framing_ = ClientBodyFraming::none;
   upgrade_requested_ = false;
   tunnel_done_[0] = tunnel_done_[1] = false;
   request_parser_.reset();
-  response_parser_.reset();
   in_request_ = true;
   worker_.request_started();
   const Timeouts& t = snapshot_->config.timeouts;
@@ -248,14 +230,8 @@ void DownstreamConnection::on_read_head(const ErrorCode& ec, std::size_t n) {
 // ---- 3-5. Route, then take or open an upstream connection ------------------------------------------
 
 void DownstreamConnection::on_request_head() {
-  exchange_.record.head_read = Clock::now();
   exchange_.record.received_bytes = request_.head_bytes;
-  exchange_.record.method = request_.method;
-  exchange_.record.target = request_.target;
-  exchange_.record.path = request_.path;
   exchange_.record.version = http1_version(request_.version_minor);
-  exchange_.record.host = request_.target_form == TargetForm::absolute ? request_.authority : request_.host;
-  if (const HeaderField* ua = request_.find(FieldId::user_agent)) exchange_.record.user_agent = ua->value;
 
   // The head stays where it is until complete(): the record and the rewriter point into it.
   client_in_.begin += request_.head_bytes;
@@ -265,16 +241,7 @@ void DownstreamConnection::on_request_head() {
   phase_ = Phase::exchange;
   clear_deadline(DeadlineKind::client);
   const Config& config = snapshot_->config;
-  exchange_.route = snapshot_->router.match(request_.method, request_.path);
-  if (exchange_.route) {
-    exchange_.record.route_index = static_cast<std::int32_t>(exchange_.route->index);
-    const auto& labels = snapshot_->metrics->route_labels;
-    exchange_.record.route_label = exchange_.route->index < labels.size()
-                                       ? std::string_view(labels[exchange_.route->index])
-                                       : std::string_view(exchange_.route->label);
-  }
-  identify_request();
-  begin_trace();
+  begin_exchange(worker_, *snapshot_, request_, client_peer(), exchange_);
   exchange_.keep_alive = request_.keep_alive;
   // An h2c upgrade is not passed on (RFC 9113 3.1 deprecates it, and a proxy that tunnels it lets a client
   // speak HTTP/2 to the upstream past every check): the request goes up as a plain one, Upgrade removed.
@@ -311,172 +278,12 @@ void DownstreamConnection::on_request_head() {
   Duration whole = exchange_.route ? exchange_.route->request_timeout : config.timeouts.request;
   set_deadline(DeadlineKind::request, whole);
   exchange_.endpoint_base = worker_.next_round_robin();
-  acquire_upstream();
-}
-
-void DownstreamConnection::identify_request() noexcept {
-  if (!worker_.metrics_enabled()) return;
-  const metrics::MetricsSettings& settings = *snapshot_->metrics;
-  auto header = [this](std::string_view name) -> std::string_view {
-    for (const HeaderField& field : request_.fields)
-      if (iequals(field.name, name)) return field.value;
-    return {};
-  };
-  if (settings.user_source.kind != metrics::UserIdentitySource::Kind::none) {
-    const metrics::PeerIdentity peer{client_address_, std::string_view(peer_subject_, peer_subject_length_)};
-    std::string_view user =
-        metrics::extract_user(settings.user_source, header, peer, worker_.identity_scratch());
-    // Ids longer than the buffer are cut; they stay distinct enough for a heavy-hitter list. No identity
-    // is an empty view that may have no data at all, so nothing is copied then.
-    std::size_t n = std::min(user.size(), exchange_.user.size());
-    if (n > 0) {
-      std::memcpy(exchange_.user.data(), user.data(), n);
-      exchange_.record.user = std::string_view(exchange_.user.data(), n);
-      if (settings.top_users > 0) exchange_.user_token = worker_.metrics().user_started(exchange_.record.user);
-    }
-  }
-  if (!settings.extra_labels.empty())
-    metrics::extract_extra_labels(settings.extra_labels, header, request_.target, exchange_.extra_labels);
-}
-
-void DownstreamConnection::begin_trace() noexcept {
-  if (!snapshot_->tracing.enabled) return;
-  tracing::IncomingTraceHeaders headers;
-  for (const HeaderField& field : request_.fields) {
-    switch (field.id) {
-      case FieldId::traceparent:
-        headers.traceparent = field.value;
-        ++headers.traceparent_count;
-        break;
-      case FieldId::tracestate:
-        if (headers.tracestate.empty()) headers.tracestate = field.value;
-        break;
-      case FieldId::b3: headers.b3 = field.value; break;
-      case FieldId::x_b3_trace_id: headers.b3_trace_id = field.value; break;
-      case FieldId::x_b3_span_id: headers.b3_span_id = field.value; break;
-      case FieldId::x_b3_sampled: headers.b3_sampled = field.value; break;
-      case FieldId::x_b3_flags: headers.b3_flags = field.value; break;
-      default: break;
-    }
-  }
-  worker_.tracer().begin(snapshot_->tracing, headers, exchange_.record.trace);
-}
-
-void DownstreamConnection::acquire_upstream() {
-  if (exchange_.record.upstream_started == Clock::time_point{}) exchange_.record.upstream_started = Clock::now();
-  const auto& endpoints = snapshot_->endpoints;
-  exchange_.endpoint = &endpoints[(exchange_.endpoint_base + exchange_.endpoints_tried) % endpoints.size()];
-  exchange_.record.upstream_address = exchange_.endpoint->name;
-  exchange_.endpoint->stats->attempt(worker_.index());
-  upstream_ = worker_.upstreams().take(exchange_.endpoint->address);
-  if (upstream_) {
-    worker_.upstream_acquired();
-    exchange_.record.upstream_reused = true;
-    exchange_.record.upstream_connected = Clock::now();
-    return send_request_head();
-  }
-  connect_upstream();
-}
-
-void DownstreamConnection::connect_upstream() {
-  exchange_.record.upstream_reused = false;
-  upstream_ = std::make_shared<UpstreamConnection>(worker_.io());
-  worker_.upstream_acquired();
-  upstream_->endpoint = exchange_.endpoint->address;
-  upstream_->tls_context = snapshot_->upstream_tls ? snapshot_->upstream_tls->id : 0;
-  exchange_.endpoint->stats->connect(worker_.index());
-  upstream_state_ = UpstreamState::connecting;
-  set_deadline(DeadlineKind::upstream, snapshot_->config.timeouts.upstream_connect);
-  upstream_->transport.socket().async_connect(exchange_.endpoint->address,
-                                  [self = shared_from_this(), ex = generation_](const ErrorCode& ec) {
-                                    if (ex != self->generation_) return;
-                                    self->on_connect(ec);
-                                  });
-}
-
-void DownstreamConnection::on_connect(const ErrorCode& ec) {
-  if (ec) return upstream_connect_failed(connect_error_type(ec), ProxyError::upstream_refused);
-  ErrorCode ignored;
-  upstream_->transport.socket().set_option(tcp::no_delay(true), ignored);
-  if (snapshot_->upstream_tls) return start_upstream_tls();
-  exchange_.record.upstream_connected = Clock::now();
-  send_request_head();
-}
-
-void DownstreamConnection::start_upstream_tls() {
-  TlsClientContext& tls = *snapshot_->upstream_tls;
-  UpstreamConnection& upstream = *upstream_;
-  const ErrorCode no_session = make_error_code(asio::error::no_memory);
-  try {
-    upstream.transport.start_tls(tls.context);
-  } catch (...) {  // OpenSSL could not make a session (out of memory)
-    ERR_clear_error();
-    return on_upstream_handshake(no_session);
-  }
-  SSL* session = upstream.transport.tls_session();
-  upstream.session_slot = {&worker_.upstream_tls_sessions(), upstream.endpoint, tls.id};
-  attach_session_slot(session, &upstream.session_slot);
-  if (!expect_peer(session, exchange_.endpoint->tls_peer_name)) {
-    ERR_clear_error();
-    return on_upstream_handshake(no_session);
-  }
-  // A copy: OpenSSL marks the session a connection holds not resumable when that connection ends without
-  // a close_notify, and the cached one must survive this connection.
-  if (SSL_SESSION* cached = worker_.upstream_tls_sessions().find(upstream.endpoint, tls.id)) {
-    if (SSL_SESSION* copy = SSL_SESSION_dup(cached)) {
-      SSL_set_session(session, copy);
-      SSL_SESSION_free(copy);  // the SSL holds its own reference
-    }
-    ERR_clear_error();
-  }
-  // The connect deadline covers the handshake too: the connection is not usable before it is done. The
-  // handshake touches none of our buffers, so it holds the connection without counting itself.
-  upstream_state_ = UpstreamState::handshaking;
-  upstream.transport.async_handshake(
-      asio::ssl::stream_base::client,
-      [self = shared_from_this(), ex = generation_, upstream = upstream_](const ErrorCode& ec) {
-        if (ex == self->generation_) self->on_upstream_handshake(ec);
-      });
-}
-
-void DownstreamConnection::on_upstream_handshake(const ErrorCode& ec) {
-  SSL* session = upstream_->transport.tls_session();
-  if (ec) {
-    const UpstreamTlsFailure failure =
-        classify_upstream_tls_failure(ec, session != nullptr ? SSL_get_verify_result(session) : X509_V_OK);
-    worker_.upstream_tls_sessions().forget(upstream_->endpoint);
-    return upstream_connect_failed(failure.error_type, failure.certificate
-                                                           ? ProxyError::upstream_tls_certificate
-                                                           : ProxyError::upstream_tls_handshake);
-  }
-  if (worker_.metrics_enabled())
-    worker_.metrics().upstream_tls_handshake(tls_version_label(SSL_version(session)),
-                                             SSL_session_reused(session) == 1);
-  exchange_.record.upstream_connected = Clock::now();
-  send_request_head();
-}
-
-void DownstreamConnection::count_connect_error(std::string_view error_type) noexcept {
-  exchange_.endpoint->stats->connect_error(worker_.index());
-  if (worker_.metrics_enabled()) worker_.metrics().upstream_connect_error(error_type);
-}
-
-void DownstreamConnection::upstream_connect_failed(std::string_view error_type, ProxyError error) {
-  count_connect_error(error_type);
-  release_upstream(false);
-  // Nothing was sent, so another endpoint may be tried whatever the method.
-  if (++exchange_.endpoints_tried < snapshot_->endpoints.size()) return acquire_upstream();
-  fail(error);
-}
-
-bool DownstreamConnection::count_upstream_operation() noexcept {
-  if (!upstream_->transport.secure()) return false;
-  ++upstream_tls_operations_;
-  return true;
+  leg_.begin(*snapshot_, request_.method_id);
+  leg_.acquire();
 }
 
 bool DownstreamConnection::buffers_in_use() const noexcept {
-  return transport_.buffers_in_use() || upstream_tls_operations_ != 0;
+  return transport_.buffers_in_use() || leg_.operations_in_flight();
 }
 
 void DownstreamConnection::release_buffer(IoBuffer& buffer) noexcept {
@@ -493,83 +300,24 @@ void DownstreamConnection::on_upstream_operations_done() noexcept {
 
 // ---- 6. Relay the request ---------------------------------------------------------------------------
 
-void DownstreamConnection::send_request_head() {
-  if (!head_out_) head_out_ = worker_.buffers().acquire();
-  HeadWriter writer(head_out_.data(), head_out_.capacity());
-  UpstreamRequestContext context;
-  context.client_ip = client_address_;
-  context.scheme = exchange_.record.scheme;
-  context.trust_forwarded_headers = snapshot_->config.trust_forwarded_headers;
-  context.upgrade = upgrade_requested_;
-  // The upstream continues our trace under the CLIENT span: traceparent (and B3 when asked) name it.
-  // The values are copied into the head as it is written, so they may live on the stack.
-  std::array<std::string_view, 10> trace_fields;
-  std::size_t trace_field_count = 0;
-  std::array<char, tracing::kTraceparentLength> traceparent;
-  std::array<char, 64> b3;
-  const TraceContext& trace = exchange_.record.trace;
-  if (trace.active) {
-    auto add = [&](std::string_view name, std::string_view value) {
-      trace_fields[trace_field_count * 2] = name;
-      trace_fields[trace_field_count * 2 + 1] = value;
-      ++trace_field_count;
-    };
-    tracing::format_traceparent(trace.trace_id, trace.client_span_id, trace.sampled, traceparent);
-    add("traceparent", {traceparent.data(), traceparent.size()});
-    const tracing::B3Emit b3_emit = snapshot_->tracing.emit_b3;
-    if (b3_emit == tracing::B3Emit::single) {
-      tracing::format_b3_single(trace.trace_id, trace.client_span_id, trace.sampled,
-                                std::span<char, tracing::kB3SingleLength>(b3.data(), tracing::kB3SingleLength));
-      add("b3", {b3.data(), tracing::kB3SingleLength});
-    } else if (b3_emit == tracing::B3Emit::multi) {
-      // Laid out in `b3`: trace id (32), span id (16), parent span id (16).
-      tracing::write_hex(trace.trace_id, b3.data());
-      tracing::write_hex(trace.client_span_id, b3.data() + 32);
-      tracing::write_hex(trace.server_span_id, b3.data() + 48);
-      add("X-B3-TraceId", {b3.data(), 32});
-      add("X-B3-SpanId", {b3.data() + 32, 16});
-      add("X-B3-ParentSpanId", {b3.data() + 48, 16});
-      add("X-B3-Sampled", trace.sampled ? "1" : "0");
-    }
-    context.replace_trace_context = true;
-    context.keep_tracestate = trace.parent == ParentFormat::w3c;
-    context.extra_fields = trace_fields.data();
-    context.extra_field_count = trace_field_count;
-  }
-  write_upstream_request_head(request_, context, writer);
-  if (writer.overflowed()) return fail(ProxyError::header_section_too_large);
-  head_out_.begin = 0;
-  head_out_.end = writer.size();
-
-  upstream_state_ = UpstreamState::sending;
-  Duration response_timeout = exchange_.route ? exchange_.route->upstream_response_timeout
-                                              : snapshot_->config.timeouts.upstream_response;
-  set_deadline(DeadlineKind::upstream, response_timeout);
-  // Over TLS each buffer becomes its own record: body bytes that came with the head and fit behind it are
-  // copied there, so a small request goes out as one record (a retry writes the head afresh).
-  std::size_t first_part = first_part_;
-  if (upstream_->transport.secure() && first_part != 0 && first_part <= head_out_.space()) {
-    std::memcpy(head_out_.write_ptr(), client_in_.read_ptr(), first_part);
-    head_out_.end += first_part;
-    first_part = 0;
-  }
-  std::array<asio::const_buffer, 2> buffers{asio::buffer(head_out_.read_ptr(), head_out_.size()),
-                                            asio::buffer(client_in_.read_ptr(), first_part)};
-  upstream_->transport.async_write(buffers, APIMETER_UPSTREAM_HANDLER(on_write_request_head));
+void DownstreamConnection::compose_request_head(HeadWriter& writer) noexcept {
+  write_exchange_request_head(*snapshot_, request_, exchange_, client_peer(), upgrade_requested_, writer);
 }
 
-void DownstreamConnection::on_write_request_head(const ErrorCode& ec, std::size_t) {
-  if (ec) {
-    if (retry_allowed()) return retry();
-    return fail(ProxyError::upstream_reset);
-  }
-  upstream_state_ = UpstreamState::awaiting_head;
-  if (!request_body_done_) {
-    // The body continues: the first part can no longer be replayed, so free its room for the pump.
-    release_first_part();
-    do_read_request_body();
-  }
-  do_read_response_head();
+std::span<const char> DownstreamConnection::replayable_body() const noexcept {
+  return first_part_pending_ ? std::span<const char>(client_in_.read_ptr(), first_part_)
+                             : std::span<const char>();
+}
+
+bool DownstreamConnection::request_replayable() const noexcept {
+  return request_body_done_ && !request_pump_active_;
+}
+
+void DownstreamConnection::on_request_head_sent() {
+  if (request_body_done_) return;
+  // The body continues: the first part can no longer be replayed, so free its room for the pump.
+  release_first_part();
+  do_read_request_body();
 }
 
 std::size_t DownstreamConnection::take_request_body(std::size_t available, ProxyError& error) noexcept {
@@ -611,11 +359,10 @@ void DownstreamConnection::on_read_request_body(const ErrorCode& ec, std::size_t
     request_pump_active_ = false;
     return fail(error);
   }
-  upstream_->transport.async_write(asio::buffer(client_in_.read_ptr(), request_part_),
-                                   APIMETER_UPSTREAM_HANDLER(on_write_request_body));
+  leg_.send_body(client_in_.read_ptr(), request_part_);
 }
 
-void DownstreamConnection::on_write_request_body(const ErrorCode& ec, std::size_t) {
+void DownstreamConnection::on_request_body_sent(const ErrorCode& ec) {
   if (ec) {
     // The upstream stopped reading (it may have answered early); the response side decides what follows.
     request_pump_active_ = false;
@@ -633,66 +380,11 @@ void DownstreamConnection::on_write_request_body(const ErrorCode& ec, std::size_
   do_read_request_body();
 }
 
-bool DownstreamConnection::retry_allowed() const noexcept {
-  // Only a reused connection can be stale, only once, only when the whole request can be sent again and
-  // the method says sending it twice is harmless, and only before any response byte arrived.
-  return exchange_.record.upstream_reused && !exchange_.record.upstream_retried && request_body_done_ &&
-         !request_pump_active_ && is_idempotent(request_.method_id) && upstream_in_.size() == 0 &&
-         exchange_.record.upstream_first_byte == Clock::time_point{};
-}
-
-void DownstreamConnection::retry() {
-  exchange_.record.upstream_retried = true;
-  release_upstream(false);
-  connect_upstream();
-}
-
 // ---- 7. Relay the response --------------------------------------------------------------------------
 
-void DownstreamConnection::do_read_response_head() {
-  if (!upstream_in_) upstream_in_ = worker_.buffers().acquire();
-  if (upstream_in_.space() == 0) upstream_in_.compact();
-  if (upstream_in_.space() == 0) return fail(ProxyError::upstream_bad_response);
-  upstream_->transport.async_read_some(asio::buffer(upstream_in_.write_ptr(), upstream_in_.space()),
-                                       APIMETER_UPSTREAM_HANDLER(on_read_response_head));
-}
-
-void DownstreamConnection::on_read_response_head(const ErrorCode& ec, std::size_t n) {
-  if (ec) {
-    bool nothing_received = upstream_in_.size() == 0 && exchange_.record.upstream_first_byte == Clock::time_point{};
-    // TLS 1.3: the upstream judges our client certificate after our side of the handshake has finished,
-    // so its refusal (an alert) arrives in place of the first response of a new connection.
-    if (nothing_received && !exchange_.record.upstream_reused && upstream_->transport.secure() &&
-        ec.category() == asio::error::get_ssl_category()) {
-      worker_.upstream_tls_sessions().forget(upstream_->endpoint);
-      count_connect_error(classify_upstream_tls_failure(ec, X509_V_OK).error_type);
-      return fail(ProxyError::upstream_tls_handshake);
-    }
-    if (nothing_received && is_peer_gone(ec) && retry_allowed()) return retry();
-    return fail(nothing_received ? ProxyError::upstream_reset : ProxyError::upstream_bad_response);
-  }
-  if (exchange_.record.upstream_first_byte == Clock::time_point{}) {
-    exchange_.record.upstream_first_byte = Clock::now();
-    // A response began: the request will not be replayed, so its first body part can go.
-    release_first_part();
-  }
-  upstream_in_.end += n;
-  parse_response_head();
-}
-
-void DownstreamConnection::parse_response_head() {
-  ProxyError error = ProxyError::none;
-  ParseStatus status =
-      response_parser_.parse_response({upstream_in_.read_ptr(), upstream_in_.size()},
-                                      snapshot_->response_limits, request_.method_id, response_, error);
-  if (status == ParseStatus::error) return fail(ProxyError::upstream_bad_response);
-  if (status == ParseStatus::incomplete) return do_read_response_head();
-  if (response_.status < 200) return on_interim_response();
-  on_final_response();
-}
-
-void DownstreamConnection::on_interim_response() {
-  if (response_.status == 101) {
+void DownstreamConnection::on_upstream_interim() {
+  const MessageHead& response = leg_.response();
+  if (response.status == 101) {
     // The tunnel reads the client from here on: not while the request body is still being read into the
     // same buffer (one client read at a time, and no body bytes relayed twice).
     if (!upgrade_requested_ || !request_body_done_ || request_pump_active_)
@@ -701,13 +393,12 @@ void DownstreamConnection::on_interim_response() {
   }
   if (request_.version_minor == 0) {
     // HTTP/1.0 clients do not understand 1xx; drop it and read on.
-    on_write_interim({}, 0);
-    return;
+    return leg_.next_response_head();
   }
   HeadWriter writer(head_out_.data(), head_out_.capacity());
   ClientResponseContext context;
   context.framing = ClientBodyFraming::none;
-  write_client_response_head(response_, context, writer);
+  write_client_response_head(response, context, writer);
   if (writer.overflowed()) return fail(ProxyError::upstream_bad_response);
   head_out_.begin = 0;
   head_out_.end = writer.size();
@@ -718,34 +409,28 @@ void DownstreamConnection::on_interim_response() {
 void DownstreamConnection::on_write_interim(const ErrorCode& ec, std::size_t n) {
   if (ec) return fail(ProxyError::client_closed);
   exchange_.record.sent_bytes += n;
-  upstream_in_.consume(response_.head_bytes);
-  response_parser_.reset();
-  if (upstream_in_.size() > 0) return parse_response_head();
-  do_read_response_head();
+  leg_.next_response_head();
 }
 
-void DownstreamConnection::on_final_response() {
-  exchange_.record.status = response_.status;
-  exchange_.record.upstream_status = response_.status;
+void DownstreamConnection::on_upstream_final() {
+  const MessageHead& response = leg_.response();
+  exchange_.record.status = response.status;
+  exchange_.record.upstream_status = response.status;
   const bool client_http10 = request_.version_minor == 0;
-  exchange_.upstream_reusable = response_.keep_alive;
-  response_body_left_ = 0;
-  switch (response_.framing) {
+  switch (response.framing) {
     case BodyFraming::none:
       client_framing_ = ClientBodyFraming::none;
       break;
     case BodyFraming::content_length:
       client_framing_ = ClientBodyFraming::content_length;
-      response_body_left_ = response_.content_length;
       break;
     case BodyFraming::chunked:
-      response_chunks_.reset();
-      dechunk_ = client_http10;
-      client_framing_ = dechunk_ ? ClientBodyFraming::until_close : ClientBodyFraming::chunked;
+      // An HTTP/1.0 client reads a chunked body with its framing stripped, until the close.
+      leg_.set_decode_chunks(client_http10);
+      client_framing_ = client_http10 ? ClientBodyFraming::until_close : ClientBodyFraming::chunked;
       break;
     case BodyFraming::until_close:
       client_framing_ = ClientBodyFraming::until_close;
-      exchange_.upstream_reusable = false;
       break;
   }
   // A client that cannot see where the body ends, a request body still arriving, or a draining worker:
@@ -758,77 +443,23 @@ void DownstreamConnection::on_final_response() {
   context.framing = client_framing_;
   context.keep_alive = exchange_.keep_alive;
   context.client_http10 = client_http10;
-  write_client_response_head(response_, context, writer);
+  write_client_response_head(response, context, writer);
   if (writer.overflowed()) return fail(ProxyError::upstream_bad_response);
   head_out_.begin = 0;
   head_out_.end = writer.size();
   head_pending_ = true;
   exchange_.response_started = true;
-  upstream_state_ = UpstreamState::body;
-
-  upstream_in_.begin += response_.head_bytes;
-  std::size_t body = take_response_body(upstream_in_.read_ptr(), upstream_in_.size());
-  set_deadline(DeadlineKind::upstream, snapshot_->config.timeouts.upstream_body);
-  send_response_part(body);
-}
-
-std::size_t DownstreamConnection::take_response_body(char* data, std::size_t available) noexcept {
-  std::size_t out = 0;
-  std::size_t consumed = 0;
-  bool done = false;
-  switch (response_.framing) {
-    case BodyFraming::none:
-      done = true;
-      break;
-    case BodyFraming::content_length:
-      out = consumed = static_cast<std::size_t>(std::min<std::uint64_t>(response_body_left_, available));
-      response_body_left_ -= out;
-      exchange_.record.response_body_bytes += out;
-      done = response_body_left_ == 0;
-      break;
-    case BodyFraming::chunked:
-      if (dechunk_) {
-        // Data runs are moved to the front in place; each run starts at or after the write cursor.
-        consumed = response_chunks_.feed({data, available}, [&](std::string_view run) {
-          std::memmove(data + out, run.data(), run.size());
-          out += run.size();
-        });
-      } else {
-        consumed = out = response_chunks_.feed({data, available}, [](std::string_view) {});
-      }
-      exchange_.record.response_body_bytes = response_chunks_.data_bytes();
-      response_broken_ = response_chunks_.failed();
-      done = response_chunks_.done();
-      break;
-    case BodyFraming::until_close:
-      out = consumed = available;
-      exchange_.record.response_body_bytes += out;
-      break;
-  }
-  if (done) {
-    // Bytes after the end of the response: the upstream is out of step, never reuse it.
-    if (consumed < available) exchange_.upstream_reusable = false;
-    mark_response_read();
-  }
-  return out;
-}
-
-void DownstreamConnection::mark_response_read() noexcept {
-  if (response_read_) return;
-  response_read_ = true;
-  exchange_.record.upstream_done = Clock::now();
-  // The upstream is done with; what is left is the client's to read (under the client deadline).
-  clear_deadline(DeadlineKind::upstream);
+  send_response_part(leg_.take_first_body());
 }
 
 void DownstreamConnection::send_response_part(std::size_t body_bytes) {
   if (!head_pending_ && body_bytes == 0) {
-    if (response_broken_) return fail(ProxyError::upstream_bad_response);
-    if (response_read_) {
+    if (leg_.broken()) return fail(ProxyError::upstream_bad_response);
+    if (leg_.read_done()) {
       exchange_.response_done = true;  // nothing of it is left to write
       return maybe_complete();
     }
-    return do_read_response_body();
+    return leg_.read_body();
   }
   // Over TLS each buffer becomes its own record (and its own send): a body part that fits behind the head
   // is copied there so that a small response goes out as one record.
@@ -851,34 +482,12 @@ void DownstreamConnection::on_write_response(const ErrorCode& ec, std::size_t n)
   if (!request_pump_active_) clear_deadline(DeadlineKind::client);
   exchange_.record.sent_bytes += n;
   upstream_in_.begin = upstream_in_.end = 0;
-  if (response_broken_) return fail(ProxyError::upstream_bad_response);
-  if (response_read_) {
+  if (leg_.broken()) return fail(ProxyError::upstream_bad_response);
+  if (leg_.read_done()) {
     exchange_.response_done = true;  // its last bytes are written
     return maybe_complete();
   }
-  do_read_response_body();
-}
-
-void DownstreamConnection::do_read_response_body() {
-  set_deadline(DeadlineKind::upstream, snapshot_->config.timeouts.upstream_body);
-  upstream_->transport.async_read_some(asio::buffer(upstream_in_.write_ptr(), upstream_in_.space()),
-                                       APIMETER_UPSTREAM_HANDLER(on_read_response_body));
-}
-
-void DownstreamConnection::on_read_response_body(const ErrorCode& ec, std::size_t n) {
-  if (ec) {
-    if (ec == asio::error::eof && response_.framing == BodyFraming::until_close) {
-      // Reads follow completed writes, so everything read before the end is already sent.
-      exchange_.upstream_reusable = false;
-      mark_response_read();
-      exchange_.response_done = true;
-      return maybe_complete();
-    }
-    // The body broke off: end the client connection so the truncation is visible.
-    return fail(ProxyError::upstream_closed_mid_body);
-  }
-  upstream_in_.end += n;
-  send_response_part(take_response_body(upstream_in_.read_ptr(), upstream_in_.size()));
+  leg_.read_body();
 }
 
 // ---- Upgraded connections ---------------------------------------------------------------------------
@@ -896,9 +505,9 @@ void DownstreamConnection::start_tunnel() {
   HeadWriter writer(head_out_.data(), head_out_.capacity());
   ClientResponseContext context;
   context.upgrade = true;
-  write_client_response_head(response_, context, writer);
+  write_client_response_head(leg_.response(), context, writer);
   if (writer.overflowed()) return fail(ProxyError::upstream_bad_response);
-  upstream_in_.begin += response_.head_bytes;
+  upstream_in_.begin += leg_.response().head_bytes;
   std::size_t early = upstream_in_.size();  // upstream bytes that followed the 101 head
   exchange_.record.sent_bytes += writer.size() + early;
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_out_.data(), writer.size()),
@@ -922,7 +531,8 @@ void DownstreamConnection::tunnel_read(bool from_client) {
   IoBuffer& buffer = from_client ? client_in_ : upstream_in_;
   const auto into = asio::buffer(buffer.write_ptr(), buffer.space());
   if (!from_client)
-    return upstream_->transport.async_read_some(into, APIMETER_UPSTREAM_HANDLER(on_upstream_tunnel_read));
+    return leg_.connection()->transport.async_read_some(into,
+                                                        APIMETER_UPSTREAM_HANDLER(on_upstream_tunnel_read));
   transport_.async_read_some(
       into, [self = shared_from_this(), ex = generation_](const ErrorCode& ec, std::size_t n) {
         if (ex != self->generation_) return;
@@ -945,10 +555,11 @@ void DownstreamConnection::on_tunnel_read(bool from_client, const ErrorCode& ec,
     // Half-close: pass the EOF on and keep the other direction going until it ends too. A TLS peer
     // cannot be half-closed while its read is pending (the close_notify exchange needs the read side), so
     // an EOF bound for a TLS side ends the tunnel there.
-    if (from_client ? upstream_->transport.secure() : transport_.secure()) return finish_tunnel();
+    Transport& peer = from_client ? leg_.connection()->transport : transport_;
+    if (peer.secure()) return finish_tunnel();
     tunnel_done_[from_client ? 0 : 1] = true;
     ErrorCode ignored;
-    (from_client ? upstream_->transport.socket() : transport_.socket()).shutdown(tcp::socket::shutdown_send, ignored);
+    peer.socket().shutdown(tcp::socket::shutdown_send, ignored);
     if (tunnel_done_[0] && tunnel_done_[1]) finish_tunnel();
     return;
   }
@@ -957,7 +568,8 @@ void DownstreamConnection::on_tunnel_read(bool from_client, const ErrorCode& ec,
   set_deadline(DeadlineKind::client, snapshot_->config.timeouts.tunnel_idle);
   const auto from = asio::buffer(buffer.read_ptr(), buffer.size());
   if (from_client)
-    return upstream_->transport.async_write(from, APIMETER_UPSTREAM_HANDLER(on_upstream_tunnel_write));
+    return leg_.connection()->transport.async_write(from,
+                                                    APIMETER_UPSTREAM_HANDLER(on_upstream_tunnel_write));
   transport_.async_write(from,
                          [self = shared_from_this(), ex = generation_](const ErrorCode& ec, std::size_t n) {
                            if (ex != self->generation_) return;
@@ -985,7 +597,7 @@ void DownstreamConnection::finish_tunnel() {
 void DownstreamConnection::fail(ProxyError error) {
   if (phase_ == Phase::closed || phase_ == Phase::lingering) return;
   if (exchange_.record.error_type.empty()) exchange_.record.error_type = error_info(error).type;
-  give_up_upstream();
+  leg_.give_up();
   const ErrorInfo& info = error_info(error);
   // An interim (1xx) head still being written counts as started: its bytes are on the way, and the reply
   // would need the buffer it is written from.
@@ -1047,11 +659,7 @@ void DownstreamConnection::maybe_complete() {
 void DownstreamConnection::complete() {
   if (!in_request_) return;
   in_request_ = false;
-  exchange_.record.done = Clock::now();
-  worker_.complete(exchange_.record, exchange_.extra_labels);
-  if (exchange_.user_token.monitored()) worker_.metrics().user_finished(exchange_.user_token);
-  exchange_.user_token = {};
-  worker_.request_finished();
+  complete_exchange(worker_, exchange_);
 }
 
 DownstreamConnection::Ending DownstreamConnection::cut_ending() const noexcept {
@@ -1071,9 +679,9 @@ void DownstreamConnection::end_exchange(Ending ending) {
       ending == Ending::response_done && exchange_.keep_alive && in_step && !worker_.stopped_accepting();
   // Before the complete step: a given-up upstream ends the leg the sinks read.
   if (keep_upstream) {
-    release_upstream(true);
+    leg_.release(true);
   } else {
-    give_up_upstream();
+    leg_.give_up();
   }
   complete();
   if (ending == Ending::reset) abort_connection();
@@ -1147,34 +755,13 @@ void DownstreamConnection::close_connection() {
   ErrorCode ignored;
   transport_.socket().close(ignored);
   timer_.cancel();
-  release_upstream(false);
+  leg_.release(false);
   // A client read or write still in flight (cancelled, but over TLS possibly about to decrypt into or
   // encrypt from its buffer) keeps the buffers: they are freed with the connection, never reused early.
   release_buffer(client_in_);
   release_buffer(head_out_);
   release_buffer(upstream_in_);
   worker_.connection_closed(*this);
-}
-
-void DownstreamConnection::give_up_upstream() noexcept {
-  RequestRecord& r = exchange_.record;
-  // The upstream leg ends here, not with the reply or the cut that follows.
-  if (r.upstream_leg().happened() && r.upstream_done == Clock::time_point{} && r.upstream_given_up == Clock::time_point{})
-    r.upstream_given_up = Clock::now();
-  release_upstream(false);
-}
-
-void DownstreamConnection::release_upstream(bool reusable) noexcept {
-  if (!upstream_) return;
-  worker_.upstream_released();
-  if (reusable) {
-    worker_.upstreams().put(std::move(upstream_));
-  } else {
-    ErrorCode ignored;
-    upstream_->transport.socket().close(ignored);
-  }
-  upstream_.reset();
-  upstream_state_ = UpstreamState::none;
 }
 
 void DownstreamConnection::release_first_part() noexcept {
@@ -1255,20 +842,7 @@ void DownstreamConnection::on_deadline(DeadlineKind kind) {
       return;
     case DeadlineKind::upstream:
       if (phase_ != Phase::exchange) return;
-      switch (upstream_state_) {
-        case UpstreamState::connecting:
-        case UpstreamState::handshaking:
-          count_connect_error(upstream_state_ == UpstreamState::connecting ? "timeout" : "tls_timeout");
-          return fail(ProxyError::upstream_connect_timeout);
-        case UpstreamState::sending:
-        case UpstreamState::awaiting_head:
-          return fail(ProxyError::upstream_response_timeout);
-        case UpstreamState::body:
-          return fail(ProxyError::upstream_body_timeout);
-        case UpstreamState::none:
-          return;
-      }
-      return;
+      return leg_.on_deadline();
     case DeadlineKind::request:
       if (phase_ == Phase::exchange) fail(ProxyError::request_timeout);
       return;

@@ -1,6 +1,7 @@
-// One client connection for its whole life, on one worker: read a head, route it, relay the request to a
-// pooled upstream connection, relay the response back, complete, then the next request. Kept alive by its
-// own pending handlers; no locks, no exceptions, buffers from the worker's pool only while in an exchange.
+// One HTTP/1.1 client connection for its whole life, on one worker: read a head, route it, hand the
+// exchange's upstream side to its leg (Http1UpstreamLeg), relay the request body to it and the response it
+// reads back to the client, complete, then the next request. Kept alive by its own pending handlers; no
+// locks, no exceptions, buffers from the worker's pool only while in an exchange.
 #pragma once
 
 #include <array>
@@ -15,9 +16,11 @@
 #include "metrics/user_identity.hpp"
 #include "proxy/buffer_pool.hpp"
 #include "proxy/exchange.hpp"
+#include "proxy/exchange_steps.hpp"
 #include "proxy/http1/chunked_decoder.hpp"
 #include "proxy/http1/header_rewriter.hpp"
 #include "proxy/http1/http_head_parser.hpp"
+#include "proxy/http1/upstream_leg.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/transport/transport.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -28,7 +31,8 @@ namespace apimeter {
 
 class DownstreamConnection : public std::enable_shared_from_this<DownstreamConnection>,
                              public ConnectionHook,
-                             public IdleHook {
+                             public IdleHook,
+                             private UpstreamLegOwner {
  public:
   DownstreamConnection(Worker& worker, Socket socket);
   ~DownstreamConnection();
@@ -40,7 +44,6 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
 
  private:
   enum class Phase : std::uint8_t { handshake, idle, reading_head, exchange, tunnel, lingering, closed };
-  enum class UpstreamState : std::uint8_t { none, connecting, handshaking, sending, awaiting_head, body };
   enum class DeadlineKind : std::uint8_t { client, upstream, request, kCount };
 
   // 0: TLS listeners: the handshake, then the first request's wait.
@@ -56,36 +59,33 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   void parse_request_head();
   void do_read_head();
   void on_read_head(const ErrorCode& ec, std::size_t n);
-  // 3-5: route and get an upstream connection.
+  // 3-5: route, then the upstream leg takes or opens an upstream connection.
   void on_request_head();
-  void acquire_upstream();
-  void connect_upstream();
-  void on_connect(const ErrorCode& ec);
-  void start_upstream_tls();  // upstream_tls: the TLS client handshake under the connect deadline
-  void on_upstream_handshake(const ErrorCode& ec);
-  // Connecting to the endpoint failed (counted as `error_type`): the next endpoint, or `error` once all
-  // were tried.
-  void upstream_connect_failed(std::string_view error_type, ProxyError error);
-  void count_connect_error(std::string_view error_type) noexcept;  // the endpoint's and the metric's
-  // 6: relay the request.
-  void send_request_head();
-  void on_write_request_head(const ErrorCode& ec, std::size_t n);
+  // 6: relay the request (the leg writes what this side composes and reads).
   std::size_t take_request_body(std::size_t available, ProxyError& error) noexcept;
   void do_read_request_body();
   void on_read_request_body(const ErrorCode& ec, std::size_t n);
-  void on_write_request_body(const ErrorCode& ec, std::size_t n);
   // 7: relay the response.
-  void do_read_response_head();
-  void on_read_response_head(const ErrorCode& ec, std::size_t n);
-  void parse_response_head();
-  void on_interim_response();
-  void on_write_interim(const ErrorCode& ec, std::size_t n);
-  void on_final_response();
-  std::size_t take_response_body(char* data, std::size_t available) noexcept;
   void send_response_part(std::size_t body_bytes);
+  void on_write_interim(const ErrorCode& ec, std::size_t n);
   void on_write_response(const ErrorCode& ec, std::size_t n);
-  void do_read_response_body();
-  void on_read_response_body(const ErrorCode& ec, std::size_t n);
+  // UpstreamLegOwner: the leg's calls into this side of the exchange.
+  std::shared_ptr<void> hold() noexcept override { return shared_from_this(); }
+  void compose_request_head(HeadWriter& writer) noexcept override;
+  std::span<const char> replayable_body() const noexcept override;
+  bool request_replayable() const noexcept override;
+  void on_request_head_sent() override;
+  void on_request_body_sent(const ErrorCode& ec) override;
+  void on_response_begun() noexcept override { release_first_part(); }
+  void on_upstream_interim() override;
+  void on_upstream_final() override;
+  void on_upstream_body(std::size_t bytes) override { send_response_part(bytes); }
+  void on_upstream_failed(ProxyError error) override { fail(error); }
+  void set_upstream_deadline(Duration timeout) noexcept override {
+    set_deadline(DeadlineKind::upstream, timeout);
+  }
+  void clear_upstream_deadline() noexcept override { clear_deadline(DeadlineKind::upstream); }
+  void on_upstream_operations_done() noexcept override;
   // Upgraded connections: bytes both ways.
   void start_tunnel();
   void tunnel_read(bool from_client);
@@ -120,10 +120,9 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   void abort_connection() noexcept;  // the next close_connection() sends RST instead of FIN
   void finish_tunnel();
   void consume_client(std::size_t n) noexcept;
-  // Body bytes that came with the head stay in client_in_ while retry() may send the request again; once
+  // Body bytes that came with the head stay in client_in_ while the leg may replay the request; once
   // it cannot (the body pump started, a response began, the exchange ended) their room is given back.
   void release_first_part() noexcept;
-  void retry();
 
   // The header or idle timeout as the worker's load scales it; remembers whether it was shrunk.
   Duration client_wait_timeout(Duration configured, Duration floor) noexcept;
@@ -138,23 +137,12 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   // `buffer` back to the worker's pool, unless an operation may still touch it: then it stays with the
   // connection (and goes with it).
   void release_buffer(IoBuffer& buffer) noexcept;
-  // For an upstream operation about to start: over TLS, counts it in flight (true); cleartext: false.
-  bool count_upstream_operation() noexcept;
-  void on_upstream_operations_done() noexcept;  // the last counted upstream operation completed
-
-  bool retry_allowed() const noexcept;
-  void release_upstream(bool reusable) noexcept;
-  // The exchange stops waiting on its upstream (a failure, a cut): the upstream leg ends now.
-  void give_up_upstream() noexcept;
-  // The upstream response was read to its end: upstream_done, and the upstream deadline goes.
-  void mark_response_read() noexcept;
 
   Worker& worker_;
   Transport transport_;
   Timer timer_;
   SnapshotPtr snapshot_;
   Phase phase_ = Phase::idle;
-  UpstreamState upstream_state_ = UpstreamState::none;
   bool in_request_ = false;  // a request began and is not yet accounted for by complete()
   std::uint32_t generation_ = 0;  // bumped per exchange; handlers of an earlier one do nothing
   Exchange exchange_;             // the current request's exchange, reset when one begins
@@ -167,15 +155,10 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   std::array<char, 512> idle_read_{};  // first bytes of the next request, read while no buffer is held
 
   HeadParser request_parser_;
-  HeadParser response_parser_;
   MessageHead request_;
-  MessageHead response_;
   ChunkedDecoder request_chunks_;
-  ChunkedDecoder response_chunks_;
 
-  UpstreamConnectionPtr upstream_;  // the upstream connection the exchange holds
-  std::uint8_t upstream_tls_operations_ =
-      0;  // TLS operations in flight on upstream connections, ours or given up
+  Http1UpstreamLeg leg_;  // the exchange's upstream side
 
   // Request body relay state.
   std::uint64_t request_body_left_ = 0;  // content-length framing
@@ -186,12 +169,8 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   bool first_part_pending_ = false;      // first_part_ still in client_in_ (kept for a retry)
   std::size_t head_end_ = 0;             // client_in_ offset where the request head ends
   // Response relay state.
-  std::uint64_t response_body_left_ = 0;
   ClientBodyFraming client_framing_ = ClientBodyFraming::none;
-  bool response_read_ = false;     // the upstream response was read to its end (maybe not yet sent)
-  bool response_broken_ = false;   // the upstream's body framing failed mid-relay
-  bool head_pending_ = false;      // the client response head still has to go out with the next part
-  bool dechunk_ = false;           // HTTP/1.0 client and chunked upstream: strip the framing
+  bool head_pending_ = false;  // the client response head still has to go out with the next part
   bool upgrade_requested_ = false;
   // Tunnel state: per direction, finished reading (EOF seen and shutdown sent).
   bool tunnel_done_[2] = {false, false};
@@ -203,9 +182,9 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   std::array<Clock::time_point, static_cast<std::size_t>(DeadlineKind::kCount)> deadlines_{};
   Clock::time_point timer_expiry_ = Clock::time_point::max();
 
-  // Measurement inputs taken from the head (into the exchange).
-  void identify_request() noexcept;
-  void begin_trace() noexcept;
+  ClientPeer client_peer() const noexcept {
+    return {client_address_, std::string_view(peer_subject_, peer_subject_length_)};
+  }
 
   char client_address_[48] = {};
   std::uint16_t client_port_ = 0;
