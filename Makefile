@@ -72,7 +72,7 @@ FUZZ_SECONDS ?= 20
 test-fuzz: deps-test
 	cmake --preset fuzz
 	cmake --build --preset fuzz -j $(JOBS)
-	@for t in request_head response_head chunked_body trace_context stats_document; do \
+	@for t in request_head response_head chunked_body trace_context stats_document http2_request_head; do \
 	  echo "fuzz $$t: $(FUZZ_SECONDS)s"; \
 	  work=$$(mktemp -d); \
 	  build/fuzz/tests/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
