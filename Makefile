@@ -5,9 +5,9 @@ JOBS ?= $(shell nproc)
 
 # Build and test dependencies, all Debian 12 packages.
 BUILD_PACKAGES := g++ cmake make pkg-config libboost-dev prometheus-cpp-dev libfmt-dev libyaml-cpp-dev \
-  zlib1g-dev libssl-dev libgtest-dev libgmock-dev librabbitmq-dev nlohmann-json3-dev
+  zlib1g-dev libssl-dev libnghttp2-dev libgtest-dev libgmock-dev librabbitmq-dev nlohmann-json3-dev
 TEST_PACKAGES := curl python3 clang libclang-rt-14-dev prometheus python3-prometheus-client protobuf-compiler nodejs \
-  python3-yaml wrk chromium tmux
+  python3-yaml wrk chromium tmux nghttp2-client python3-h2
 # The real servers of the monitoring stack's tests (tests/stack/), each started by the test on free ports.
 STACK_PACKAGES := prometheus-alertmanager rabbitmq-server postgresql prometheus-postgres-exporter \
   prometheus-node-exporter redis-server prometheus-redis-exporter docker-compose

@@ -154,6 +154,7 @@ struct Config {
   std::vector<HostPort> upstreams;
   unsigned workers = 0;  // 0 = std::thread::hardware_concurrency()
   Limits limits;
+  Http2Limits http2;
   Timeouts timeouts;
   PoolSettings pool;
   Duration drain_delay = defaults::kDrainDelay;

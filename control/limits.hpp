@@ -46,6 +46,22 @@ inline constexpr Duration kPoolIdleTimeout = 30s;
 inline constexpr Duration kDrainDelay = 5s;     // /readyz is 503 but we keep serving
 inline constexpr Duration kDrainTimeout = 30s;  // wait for in-flight requests after that
 
+// HTTP/2 client connections (http2.*). The header block is bounded by limits.max_request_header_bytes
+// (SETTINGS_MAX_HEADER_LIST_SIZE); the flood limits below are nghttp2's, set explicitly so they hold
+// whatever the library's defaults are.
+inline constexpr std::size_t kHttp2MaxConcurrentStreams =
+    100;                                                  // SETTINGS_MAX_CONCURRENT_STREAMS; REFUSED_STREAM
+inline constexpr std::size_t kHttp2MaxContinuations = 8;  // CONTINUATION frames per header block
+inline constexpr std::size_t kHttp2MaxSettingsEntries = 32;  // entries in one SETTINGS frame
+inline constexpr std::size_t kHttp2MaxOutboundAck = 1000;    // SETTINGS/PING acks queued unsent
+inline constexpr std::size_t kHttp2StreamResetBurst = 1000;  // stream resets received, and sent: burst,
+inline constexpr std::size_t kHttp2StreamResetRate = 33;     // then per second (CVE-2023-44487, -2025-8671)
+// A stream's receive window: RFC 9113's initial 65,535 bytes, which a client may use before it has our
+// SETTINGS; a stream's request body buffer holds exactly that much, so DATA never outgrows it.
+inline constexpr std::size_t kHttp2StreamWindowBytes = 65535;
+// The connection's receive window: request body buffered over all its streams at once.
+inline constexpr std::size_t kHttp2ConnectionWindowBytes = 1 << 20;
+
 // Size of one pooled I/O buffer; raised to fit the configured header limits.
 inline constexpr std::size_t kIoBufferBytes = 16 * 1024;
 
@@ -109,6 +125,10 @@ struct Timeouts {
   Duration tunnel_idle = defaults::kTunnelIdleTimeout;
   Duration client_header_floor = defaults::kClientHeaderTimeoutFloor;
   Duration client_idle_floor = defaults::kClientIdleTimeoutFloor;
+};
+
+struct Http2Limits {
+  std::size_t max_concurrent_streams = defaults::kHttp2MaxConcurrentStreams;
 };
 
 struct PoolSettings {

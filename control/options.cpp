@@ -337,6 +337,9 @@ constexpr OptionRow kOptions[] = {
         "upstream status line plus headers; 502"),
     row<VK::count, &Config::limits, &Limits::max_response_headers>(
         "max-response-headers", "limits.max_response_headers", "header fields in one upstream response; 502"),
+    row<VK::count, &Config::http2, &Http2Limits::max_concurrent_streams>(
+        "http2-max-concurrent-streams", "http2.max_concurrent_streams",
+        "open streams per HTTP/2 client connection (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused"),
     row<VK::count, &Config::limits, &Limits::max_client_connections>(
         "max-client-connections", "limits.max_client_connections",
         "open client connections in the whole process; 0 = unlimited"),

@@ -42,10 +42,9 @@ constexpr Duration kLingerTimeout = std::chrono::seconds(2);
 DownstreamConnection::DownstreamConnection(Worker& worker, Socket socket)
     : worker_(worker),
       transport_(std::move(socket)),
-      timer_(worker.io().get_executor()),
       snapshot_(worker.snapshot()),
-      leg_(worker, *this, exchange_, head_out_, upstream_in_) {
-  deadlines_.fill(Clock::time_point::max());
+      leg_(worker, *this, exchange_, head_out_, upstream_in_),
+      deadlines_(worker.io().get_executor()) {
   ErrorCode ec;
   auto remote = transport_.socket().remote_endpoint(ec);
   if (!ec) {
@@ -128,8 +127,15 @@ void DownstreamConnection::on_handshake(const ErrorCode& ec) {
   if (X509* certificate = SSL_get0_peer_certificate(session))
     peer_subject_length_ = certificate_subject(certificate, peer_subject_, sizeof peer_subject_);
   Worker::connection_busy(*this);
+  const unsigned char* protocol = nullptr;
+  unsigned int protocol_length = 0;
+  SSL_get0_alpn_selected(session, &protocol, &protocol_length);
+  if (protocol_length == 2 && protocol[0] == 'h' && protocol[1] == '2') {
+    client_in_ = worker_.buffers().acquire();
+    return start_http2();
+  }
   // The handshake and the wait for the first request share one budget: the first wait's.
-  const Clock::time_point deadline = deadlines_[static_cast<std::size_t>(DeadlineKind::client)];
+  const Clock::time_point deadline = deadlines_.at(DeadlineKind::client);
   const Duration left = deadline == Clock::time_point::max()
                             ? Duration(0)  // no timeout
                             : std::max(Duration(1), std::chrono::ceil<Duration>(deadline - Clock::now()));
@@ -137,6 +143,7 @@ void DownstreamConnection::on_handshake(const ErrorCode& ec) {
 }
 
 void DownstreamConnection::stop_if_idle() {
+  if (phase_ == Phase::http2) return http2_->drain();  // GOAWAY; closes once its streams are done
   if (phase_ == Phase::idle || phase_ == Phase::handshake) close();
 }
 
@@ -159,11 +166,55 @@ void DownstreamConnection::on_wait_request(const ErrorCode& ec, std::size_t n) {
   std::memcpy(client_in_.data(), idle_read_.data(), n);
   client_in_.begin = 0;
   client_in_.end = n;
+  // Prior knowledge (RFC 9113 3.3): a cleartext connection that opens with the HTTP/2 preface speaks it.
+  if (fresh_ && !transport_.secure() && n >= 3 &&
+      kHttp2Preface.substr(0, std::min(n, kHttp2Preface.size())) ==
+          std::string_view(idle_read_.data(), std::min(n, kHttp2Preface.size())))
+    return start_http2();
   begin_request();
   parse_request_head();
 }
 
+// ---- HTTP/2 -------------------------------------------------------------------------------------------
+
+void DownstreamConnection::start_http2() {
+  phase_ = Phase::http2;
+  clear_deadline(DeadlineKind::client);
+  const std::string_view tls_version =
+      transport_.secure() ? metrics::kTlsVersionLabelValues[static_cast<std::size_t>(tls_version_)]
+                          : std::string_view();
+  Http2SessionOwner& owner = *this;
+  http2_ = std::make_unique<Http2Session>(worker_, owner, transport_, snapshot_, client_peer(),
+                                          transport_.secure() ? "https" : "http", tls_version);
+  http2_->start(std::move(client_in_));
+}
+
+void DownstreamConnection::on_session_idle(bool idle) noexcept {
+  if (phase_ != Phase::http2) return;
+  if (!idle) {
+    awaiting_first_request_ = false;
+    Worker::connection_busy(*this);
+    return clear_deadline(DeadlineKind::client);
+  }
+  // No open stream: reclaimable at the connection cap, and under the idle timeout (a GOAWAY then); before
+  // its first stream, under the first wait's (the header timeout), as a new HTTP/1.1 connection is.
+  worker_.connection_idle(*this);
+  const Timeouts& t = snapshot_->config.timeouts;
+  set_deadline(DeadlineKind::client, awaiting_first_request_
+                                         ? first_wait_timeout()
+                                         : client_wait_timeout(t.client_idle, t.client_idle_floor));
+}
+
+void DownstreamConnection::on_session_done() noexcept {
+  if (phase_ != Phase::http2) return;  // close() is ending it
+  // The client went while a write was pending: no TLS shutdown may start beside it, and nobody reads it.
+  if (transport_.write_pending()) return close_connection();
+  // The session ended itself (GOAWAY sent, or the client's went): a FIN after what was written.
+  linger_close();
+}
+
 void DownstreamConnection::begin_request() {
+  fresh_ = false;
   if (snapshot_ != worker_.snapshot()) snapshot_ = worker_.snapshot();
   phase_ = Phase::reading_head;
   exchange_ = Exchange{};
@@ -720,7 +771,7 @@ void DownstreamConnection::linger_close() {
   transport_.socket().cancel(cancelled);
   // Over TLS the cancelled read may still decrypt into it: then it goes with the connection instead.
   release_buffer(client_in_);
-  deadlines_.fill(Clock::time_point::max());
+  deadlines_.clear_all();
   set_deadline(DeadlineKind::client, kLingerTimeout);
   // Cleartext: a FIN, then drain until the client closes. TLS: a close_notify, and the shutdown itself
   // reads until the client's answers it; then close.
@@ -743,6 +794,11 @@ void DownstreamConnection::abort_connection() noexcept {
 
 void DownstreamConnection::close() {
   if (phase_ == Phase::closed) return;
+  if (phase_ == Phase::http2) {
+    phase_ = Phase::lingering;  // on_session_done() must not linger now
+    http2_->close();
+    return close_connection();
+  }
   // An exchange still open (a worker stopping, a timeout) ends with the connection, and is accounted for.
   if (in_request_) return end_exchange(cut_ending());
   close_connection();
@@ -754,7 +810,7 @@ void DownstreamConnection::close_connection() {
   ++generation_;
   ErrorCode ignored;
   transport_.socket().close(ignored);
-  timer_.cancel();
+  deadlines_.cancel();
   leg_.release(false);
   // A client read or write still in flight (cancelled, but over TLS possibly about to decrypt into or
   // encrypt from its buffer) keeps the buffers: they are freed with the connection, never reused early.
@@ -779,35 +835,25 @@ void DownstreamConnection::consume_client(std::size_t n) noexcept {
 // ---- Deadlines --------------------------------------------------------------------------------------
 
 void DownstreamConnection::set_deadline(DeadlineKind kind, Duration timeout) noexcept {
-  deadlines_[static_cast<std::size_t>(kind)] =
-      timeout.count() > 0 ? Clock::now() + timeout : Clock::time_point::max();
-  arm_timer();
+  deadlines_.set(kind, timeout, [this](Timer& timer) { arm_timer(timer); });
 }
 
 void DownstreamConnection::clear_deadline(DeadlineKind kind) noexcept {
-  // Lazy: the timer may still fire for it and will find nothing due.
-  deadlines_[static_cast<std::size_t>(kind)] = Clock::time_point::max();
+  deadlines_.clear(kind);
 }
 
-void DownstreamConnection::arm_timer() noexcept {
-  Clock::time_point next = *std::min_element(deadlines_.begin(), deadlines_.end());
-  if (next == Clock::time_point::max() || next >= timer_expiry_) return;
-  timer_expiry_ = next;
-  timer_.expires_at(next);
-  timer_.async_wait([self = shared_from_this()](const ErrorCode& ec) { self->on_timer(ec); });
+void DownstreamConnection::arm_timer(Timer& timer) noexcept {
+  timer.async_wait([self = shared_from_this()](const ErrorCode& ec) { self->on_timer(ec); });
 }
 
 void DownstreamConnection::on_timer(const ErrorCode& ec) {
   if (ec == asio::error::operation_aborted || phase_ == Phase::closed) return;
-  timer_expiry_ = Clock::time_point::max();
-  auto now = Clock::now();
-  for (std::size_t k = 0; k < deadlines_.size(); ++k) {
-    if (deadlines_[k] > now) continue;
-    deadlines_[k] = Clock::time_point::max();
-    on_deadline(static_cast<DeadlineKind>(k));
-    if (phase_ == Phase::closed) return;
-  }
-  arm_timer();
+  deadlines_.fired(
+      [this](DeadlineKind kind) {
+        on_deadline(kind);
+        return phase_ != Phase::closed;
+      },
+      [this](Timer& timer) { arm_timer(timer); });
 }
 
 void DownstreamConnection::on_deadline(DeadlineKind kind) {
@@ -827,6 +873,11 @@ void DownstreamConnection::on_deadline(DeadlineKind kind) {
           return close();
         case Phase::lingering:
           return close();
+        case Phase::http2:
+          // Idle with no stream for the idle timeout: GOAWAY, then the close.
+          if (client_timeout_shrunk_)
+            worker_.metrics().connection_reclaimed(metrics::ReclaimReason::overload_idle_timeout);
+          return http2_->drain();
         case Phase::reading_head:
           if (client_timeout_shrunk_) worker_.metrics().connection_reclaimed(metrics::ReclaimReason::overload_header_timeout);
           return fail(ProxyError::client_header_timeout);

@@ -15,12 +15,14 @@
 #include "metrics/space_saving.hpp"
 #include "metrics/user_identity.hpp"
 #include "proxy/buffer_pool.hpp"
+#include "proxy/deadlines.hpp"
 #include "proxy/exchange.hpp"
 #include "proxy/exchange_steps.hpp"
 #include "proxy/http1/chunked_decoder.hpp"
 #include "proxy/http1/header_rewriter.hpp"
 #include "proxy/http1/http_head_parser.hpp"
 #include "proxy/http1/upstream_leg.hpp"
+#include "proxy/http2/http2_session.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/transport/transport.hpp"
 #include "proxy/upstream_pool.hpp"
@@ -32,7 +34,8 @@ namespace apimeter {
 class DownstreamConnection : public std::enable_shared_from_this<DownstreamConnection>,
                              public ConnectionHook,
                              public IdleHook,
-                             private UpstreamLegOwner {
+                             private UpstreamLegOwner,
+                             private Http2SessionOwner {
  public:
   DownstreamConnection(Worker& worker, Socket socket);
   ~DownstreamConnection();
@@ -43,7 +46,16 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   void force_close();
 
  private:
-  enum class Phase : std::uint8_t { handshake, idle, reading_head, exchange, tunnel, lingering, closed };
+  enum class Phase : std::uint8_t {
+    handshake,
+    idle,
+    reading_head,
+    exchange,
+    tunnel,
+    http2,
+    lingering,
+    closed
+  };
   enum class DeadlineKind : std::uint8_t { client, upstream, request, kCount };
 
   // 0: TLS listeners: the handshake, then the first request's wait.
@@ -86,6 +98,11 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   }
   void clear_upstream_deadline() noexcept override { clear_deadline(DeadlineKind::upstream); }
   void on_upstream_operations_done() noexcept override;
+  // HTTP/2 (h2 by ALPN, h2c by its preface): the session takes the connection over from here.
+  void start_http2();
+  std::shared_ptr<void> hold_connection() noexcept override { return shared_from_this(); }
+  void on_session_idle(bool idle) noexcept override;
+  void on_session_done() noexcept override;
   // Upgraded connections: bytes both ways.
   void start_tunnel();
   void tunnel_read(bool from_client);
@@ -128,7 +145,7 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   Duration client_wait_timeout(Duration configured, Duration floor) noexcept;
   void set_deadline(DeadlineKind kind, Duration timeout) noexcept;
   void clear_deadline(DeadlineKind kind) noexcept;
-  void arm_timer() noexcept;
+  void arm_timer(Timer& timer) noexcept;  // for deadlines_: the wait that calls on_timer()
   void on_timer(const ErrorCode& ec);
   void on_deadline(DeadlineKind kind);
 
@@ -140,7 +157,6 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
 
   Worker& worker_;
   Transport transport_;
-  Timer timer_;
   SnapshotPtr snapshot_;
   Phase phase_ = Phase::idle;
   bool in_request_ = false;  // a request began and is not yet accounted for by complete()
@@ -159,6 +175,8 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   ChunkedDecoder request_chunks_;
 
   Http1UpstreamLeg leg_;  // the exchange's upstream side
+  std::unique_ptr<Http2Session> http2_;  // the HTTP/2 codec, once the connection speaks it
+  bool fresh_ = true;                    // no request was read yet: an HTTP/2 preface may come
 
   // Request body relay state.
   std::uint64_t request_body_left_ = 0;  // content-length framing
@@ -178,9 +196,7 @@ class DownstreamConnection : public std::enable_shared_from_this<DownstreamConne
   // The client header or idle deadline was shrunk under load; the wait is a new connection's first one.
   bool client_timeout_shrunk_ = false;
   bool awaiting_first_request_ = true;
-  // Deadlines: the timer is armed for the earliest; moving a deadline later costs nothing.
-  std::array<Clock::time_point, static_cast<std::size_t>(DeadlineKind::kCount)> deadlines_{};
-  Clock::time_point timer_expiry_ = Clock::time_point::max();
+  Deadlines<DeadlineKind> deadlines_;
 
   ClientPeer client_peer() const noexcept {
     return {client_address_, std::string_view(peer_subject_, peer_subject_length_)};

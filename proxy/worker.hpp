@@ -64,6 +64,8 @@ class Worker {
   asio::io_context& io() noexcept { return io_; }
   const SnapshotPtr& snapshot() const noexcept { return snapshot_; }
   BufferPool& buffers() noexcept { return buffers_; }
+  // An HTTP/2 stream's request body buffer: one stream window (defaults::kHttp2StreamWindowBytes).
+  BufferPool& stream_body_buffers() noexcept { return stream_body_buffers_; }
   UpstreamPool& upstreams() noexcept { return upstreams_; }
   TlsSessionCache& upstream_tls_sessions() noexcept { return upstream_tls_sessions_; }
   bool draining() const noexcept { return draining_; }
@@ -117,6 +119,7 @@ class Worker {
   std::size_t upstream_in_use_ = 0;
   std::array<char, metrics::kUserScratchBytes> identity_scratch_{};
   BufferPool buffers_;
+  BufferPool stream_body_buffers_{defaults::kHttp2StreamWindowBytes, 64};
   TlsSessionCache upstream_tls_sessions_;  // before the pool: its connections' session slots point here
   UpstreamPool upstreams_;
   Acceptor acceptor_;

@@ -213,8 +213,26 @@ void Http1UpstreamLeg::on_write_head(const ErrorCode& ec, std::size_t) {
   if (held()) read_head();
 }
 
-void Http1UpstreamLeg::send_body(const char* data, std::size_t n) {
-  upstream_->transport.async_write(asio::buffer(data, n), APIMETER_LEG_HANDLER(on_write_body));
+void Http1UpstreamLeg::send_body(const char* data, std::size_t n, bool as_chunk,
+                                 std::string_view last_chunk) {
+  if (!as_chunk)  // the client's own framing: the HTTP/1.1 path
+    return upstream_->transport.async_write(asio::buffer(data, n), APIMETER_LEG_HANDLER(on_write_body));
+  std::size_t size_length = 0;
+  if (n != 0) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    char digits[16];
+    std::size_t count = 0;
+    for (std::size_t v = n; v != 0; v >>= 4) digits[count++] = kHex[v & 0xf];
+    while (count != 0) chunk_size_line_[size_length++] = digits[--count];
+    chunk_size_line_[size_length++] = '\r';
+    chunk_size_line_[size_length++] = '\n';
+  }
+  const std::string_view chunk_end = n != 0 ? std::string_view("\r\n") : std::string_view();
+  upstream_->transport.async_write(
+      std::array<asio::const_buffer, 4>{asio::buffer(chunk_size_line_.data(), size_length),
+                                        asio::buffer(data, n), asio::buffer(chunk_end),
+                                        asio::buffer(last_chunk)},
+      APIMETER_LEG_HANDLER(on_write_body));
 }
 
 void Http1UpstreamLeg::on_write_body(const ErrorCode& ec, std::size_t) {

@@ -6,6 +6,7 @@
 // reads, and holds the leg's deadline. No locks, no exceptions, no allocation per exchange.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -65,8 +66,10 @@ class Http1UpstreamLeg {
   // Takes a connection to the next endpoint of the walk (exchange.endpoint_base + endpoints_tried) or
   // opens one, then sends the head.
   void acquire();
-  // Writes `n` request body bytes at `data` (which stay put until on_request_body_sent()).
-  void send_body(const char* data, std::size_t n);
+  // Writes `n` request body bytes at `data` (which stay put until on_request_body_sent()), as they are
+  // (the client framed them), or as one chunk when `as_chunk` (a client whose protocol frames the body
+  // itself: HTTP/2 DATA), followed by `last_chunk` when not empty (the last chunk and its trailers).
+  void send_body(const char* data, std::size_t n, bool as_chunk = false, std::string_view last_chunk = {});
   // The final head was taken: consumes it, arms the body deadline, returns the first body bytes.
   std::size_t take_first_body() noexcept;
   // Reads more of the body (after the owner wrote what it was given and emptied the buffer).
@@ -130,6 +133,7 @@ class Http1UpstreamLeg {
   State state_ = State::none;
   std::uint32_t generation_ = 0;  // bumped when a connection is let go: its late completions do nothing
   std::uint8_t tls_operations_ = 0;
+  std::array<char, 20> chunk_size_line_{};  // "<hex>\r\n" of the chunk being written
 
   HeadParser parser_;
   MessageHead response_;

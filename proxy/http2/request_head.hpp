@@ -31,6 +31,8 @@ class Http2RequestHead {
   // All fields are in. `body_follows`: the HEADERS frame did not end the stream. Fills `out` (views into
   // the storage) under `limits`, as HeadParser::parse_request does for an HTTP/1.1 request.
   bool finish(bool body_follows, const HeadLimits& limits, MessageHead& out, ProxyError& error) noexcept;
+  // Bytes of the storage in use once finish() succeeded; the rest is free for the caller.
+  std::size_t used() const noexcept { return head_end_; }
 
  private:
   enum class Pseudo : std::uint8_t { method, scheme, authority, path, kCount };

@@ -20,11 +20,12 @@ namespace {
 
 namespace ssl = boost::asio::ssl;
 
-// ALPN: apimeter serves HTTP/1.1 here. A client that offers only protocols it does not serve (h2 alone)
-// gets the no_application_protocol alert RFC 7301 asks for; a client that offers none gets HTTP/1.1.
+// ALPN: apimeter serves h2 and HTTP/1.1 here, h2 first when the client offers both. A client that offers
+// only protocols it does not serve gets the no_application_protocol alert RFC 7301 asks for; a client
+// that offers none gets HTTP/1.1.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* offered,
                 unsigned int offered_length, void*) {
-  static constexpr unsigned char kServed[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
+  static constexpr unsigned char kServed[] = {2, 'h', '2', 8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
   unsigned char* selected = nullptr;
   unsigned char selected_length = 0;
   if (SSL_select_next_proto(&selected, &selected_length, kServed, sizeof kServed, offered, offered_length) !=

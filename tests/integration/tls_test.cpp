@@ -65,7 +65,7 @@ MetricsText scrape_failures(const TlsStack& stack, std::string_view reason, doub
 
 TEST(TlsTest, ServesHttpsOverTls13And12AndCountsEachVersion) {
   TlsStack stack = start_tls_stack();
-  RunResult tls13 = curl(stack, {"-D", "-"});
+  RunResult tls13 = curl(stack, {"--http1.1", "-D", "-"});
   ASSERT_EQ(tls13.exit_code, 0) << tls13.err_text() << stack.proxy.proc().describe();
   EXPECT_NE(tls13.out_text().find("HTTP/1.1 200"), std::string::npos) << tls13.out_text();
   // The upstream learns the request came over HTTPS.
@@ -103,14 +103,16 @@ TEST(TlsTest, SmallAndLargeBodiesArriveIntactOverKeepAlive) {
   EXPECT_EQ(run.out_text(), "1 0 0 \n") << "the three requests share one TLS connection";
 }
 
-TEST(TlsTest, AlpnSelectsHttp11AndRefusesOnlyH2) {
+TEST(TlsTest, AlpnPrefersH2ThenHttp11AndRefusesOtherProtocols) {
   TlsStack stack = start_tls_stack();
   RunResult both = s_client(stack, {"-alpn", "h2,http/1.1"});
-  EXPECT_NE(both.out_text().find("ALPN protocol: http/1.1"), std::string::npos) << both.out_text();
+  EXPECT_NE(both.out_text().find("ALPN protocol: h2"), std::string::npos) << both.out_text();
+  RunResult http11 = s_client(stack, {"-alpn", "http/1.1"});
+  EXPECT_NE(http11.out_text().find("ALPN protocol: http/1.1"), std::string::npos) << http11.out_text();
   // No protocol in common: RFC 7301's no_application_protocol alert rather than a silent downgrade.
-  RunResult h2_only = s_client(stack, {"-alpn", "h2"});
-  EXPECT_NE(h2_only.exit_code, 0) << h2_only.out_text();
-  EXPECT_NE(h2_only.err_text().find("no application protocol"), std::string::npos) << h2_only.err_text();
+  RunResult other = s_client(stack, {"-alpn", "spdy/3"});
+  EXPECT_NE(other.exit_code, 0) << other.out_text();
+  EXPECT_NE(other.err_text().find("no application protocol"), std::string::npos) << other.err_text();
   EXPECT_EQ(failures(scrape_failures(stack, "no_application_protocol", 1), "no_application_protocol"), 1);
   // A client that offers no ALPN at all is served HTTP/1.1 (curl --no-alpn).
   RunResult none = curl(stack, {"--no-alpn"});
