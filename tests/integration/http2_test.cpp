@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <cstdio>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "tests/integration/harness.hpp"
 #include "tests/support/test_pki.hpp"
@@ -24,6 +27,11 @@ RunResult h2c_curl(const Stack& stack, std::vector<std::string> args, std::strin
   all.insert(all.end(), args.begin(), args.end());
   all.push_back(url(stack, path));
   return run_to_completion("curl", std::move(all), 15s);
+}
+
+// What a test shows when it fails: the end of the client's output.
+std::string tail_of(const std::string& out) {
+  return out.substr(out.size() > 2000 ? out.size() - 2000 : 0);
 }
 
 // tests/support/h2_client.py on the proxy's port with `steps`; its event lines.
@@ -174,6 +182,75 @@ TEST(Http2Test, AClientResetMidResponseEndsTheExchangeAndDropsTheUpstreamConnect
   EXPECT_EQ(m.sum(kCount, {{"error_type", "client_closed"}}), 1);
   EXPECT_EQ(m.sum("http_client_open_connections", {{"http_connection_state", "active"}}), 0);
   EXPECT_EQ(m.sum("http_client_open_connections", {{"http_connection_state", "idle"}}), 1);
+}
+
+// The GOAWAY line h2_client.py printed: its last stream id and error code; nullopt when none came.
+std::optional<std::pair<long, long>> goaway_of(const std::string& out) {
+  const auto at = out.find("goaway ");
+  if (at == std::string::npos) return std::nullopt;
+  long last = 0, code = 0;
+  if (std::sscanf(out.c_str() + at, "goaway %ld %ld", &last, &code) != 2) return std::nullopt;
+  return std::make_pair(last, code);
+}
+
+constexpr long kEnhanceYourCalm = 11;  // RFC 9113 7
+
+TEST(Http2Test, RapidResetEndsTheConnectionOnceTheBudgetIsSpent) {
+  Stack stack = start_stack();
+  // CVE-2023-44487: streams opened and reset at once, far past the budget (1,000, then 33 per second). The
+  // library ends the connection (GOAWAY INTERNAL_ERROR) about 1,000 streams in (odd ids: 2,000).
+  RunResult run = h2_client(stack, {"rapid-reset", "3000", "/api/products"});
+  ASSERT_TRUE(run.exit_code.has_value()) << "the flood was not stopped";
+  const auto goaway = goaway_of(run.out_text());
+  ASSERT_TRUE(goaway.has_value()) << tail_of(run.out_text());
+  EXPECT_NE(goaway->second, 0) << tail_of(run.out_text());
+  EXPECT_LT(goaway->first, 2400) << "streams taken before the connection ended";
+  // The proxy goes on serving other clients.
+  EXPECT_EQ(http_get(stack.port(), "/api/products").status, 200);
+}
+
+TEST(Http2Test, StreamsTheServerMustResetAreBudgetedToo) {
+  Stack stack = start_stack();
+  // "MadeYouReset" (CVE-2025-8671): requests the server itself must reset (an uppercase field name), which
+  // nghttp2 does not count; apimeter puts the resets it sends on the same budget.
+  RunResult run = h2_client(stack, {"made-you-reset", "3000", "/api/products"});
+  ASSERT_TRUE(run.exit_code.has_value()) << "the flood was not stopped";
+  const auto goaway = goaway_of(run.out_text());
+  ASSERT_TRUE(goaway.has_value()) << tail_of(run.out_text());
+  EXPECT_EQ(goaway->second, kEnhanceYourCalm) << tail_of(run.out_text());
+  EXPECT_LT(goaway->first, 2400) << "streams taken before the connection ended";
+  MetricsText m = scrape_metrics(stack.proxy.admin_port);
+  EXPECT_EQ(m.sum("http_client_open_connections"), 0) << "none of them went upstream";
+}
+
+TEST(Http2Test, AResponseTheClientTakesNothingOfIsBoundedByTheBodyTimeout) {
+  Stack stack = start_stack({"--client-body-timeout", "1s"});
+  // A stream window of 0: the head goes out, no DATA can. The stream is reset once the client body timeout
+  // passes (INTERNAL_ERROR, 2), the exchange ends and its upstream connection goes.
+  RunResult run = h2_client(stack, {"shut-window", "/bytes/1000000"});
+  ASSERT_TRUE(run.exit_code.has_value()) << "the stream was never ended";
+  EXPECT_NE(run.out_text().find("reset 1 2"), std::string::npos) << run.out_text();
+  MetricsText m = scrape_until(stack.proxy.admin_port, [](const MetricsText& t) {
+    return t.sum(kCount) == 1 &&
+           t.sum("http_client_open_connections", {{"http_connection_state", "active"}}) == 0;
+  });
+  EXPECT_EQ(m.sum(kCount, {{"error_type", "client_timeout"}}), 1);
+  EXPECT_EQ(m.sum("http_client_open_connections", {{"http_connection_state", "active"}}), 0);
+}
+
+TEST(Http2Test, AClientThatStopsReadingLosesTheConnectionAndHoldsNoMemory) {
+  Stack stack = start_stack({"--client-body-timeout", "1s"});
+  // 500 MB asked for and nothing read: the socket buffers fill, the connection's write deadline passes,
+  // the connection goes; the exchange is accounted for and the proxy did not buffer the body.
+  RunResult run = h2_client(stack, {"stall", "/bytes/500000000", "4"});
+  ASSERT_TRUE(run.exit_code.has_value());
+  EXPECT_NE(run.out_text().find("closed"), std::string::npos) << tail_of(run.out_text());
+  MetricsText m = scrape_after_requests(stack.proxy.admin_port, 1);
+  EXPECT_EQ(m.sum(kCount), 1);
+  EXPECT_LT(m.sum("http_server_response_body_size_bytes_sum"), 50e6) << "only what the socket buffers hold";
+  const auto rss = stack.proxy.proc().rss_bytes();
+  ASSERT_TRUE(rss.has_value());
+  EXPECT_LT(*rss, 200u << 20) << "resident memory of the proxy";
 }
 
 TEST(Http2Test, DrainSendsGoawayAndEndsTheConnectionCleanly) {

@@ -7,6 +7,14 @@
 #   post PATH N [NAME=VALUE ...] a POST of N bytes (in DATA frames of at most 1,000), no content-length,
 #                                then the fields as trailers with END_STREAM; waits for its end
 #   reset-after-head PATH        a request reset by the client (CANCEL) once its response head arrived
+#   rapid-reset N PATH           N requests, each reset by the client right after its HEADERS (Rapid
+#                                Reset), sent in batches; then reads until GOAWAY or the close
+#   made-you-reset N PATH        N requests with an uppercase field name, which the server must reset
+#                                itself ("MadeYouReset"); then reads until GOAWAY or the close
+#   shut-window PATH             a request from a client whose stream window is 0 (it takes no DATA);
+#                                reads until the stream ends or is reset
+#   stall PATH SECONDS           a request with the windows wide open, then nothing read for SECONDS;
+#                                then reads to the close
 #   wait-goaway                  reads until the server's GOAWAY (or the connection ends)
 # Output lines: "head STREAM STATUS", "response STREAM BODYBYTES", "body LINE" for each line of a short
 # response body, "reset STREAM CODE",
@@ -17,12 +25,18 @@ import sys
 import h2.config
 import h2.connection
 import h2.events
+import h2.exceptions
+import h2.settings
+import time
 
 port = int(sys.argv[1])
 sock = socket.create_connection(("127.0.0.1", port), timeout=10)
 conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, validate_outbound_headers=False,
                                                             normalize_outbound_headers=False))
 conn.initiate_connection()
+# A large connection window: DATA of a stream reset mid-response still counts against it, and is never
+# acknowledged (h2 drops it), so a later stream must not starve behind it.
+conn.increment_flow_control_window(1 << 30)
 sock.sendall(conn.data_to_send())
 closed = False
 
@@ -116,6 +130,43 @@ while i < len(args) and not closed:
         conn.reset_stream(stream, error_code=8)
         sock.sendall(conn.data_to_send())
         print("sent-reset", stream, flush=True)
+    elif step in ("rapid-reset", "made-you-reset"):
+        count = int(args[i + 1])
+        path = args[i + 2]
+        j = i + 3
+        extra = [("x-Upper", "1")] if step == "made-you-reset" else []
+        try:
+            for n in range(count):
+                stream = conn.get_next_available_stream_id()
+                conn.send_headers(stream, [(":method", "GET"), (":scheme", "http"), (":authority", "127.0.0.1"),
+                                           (":path", path)] + extra, end_stream=True)
+                if step == "rapid-reset":
+                    conn.reset_stream(stream, error_code=8)
+                if n % 50 == 49:
+                    sock.sendall(conn.data_to_send())
+            sock.sendall(conn.data_to_send())
+            print("sent", count, flush=True)
+            pump(lambda e: isinstance(e, h2.events.ConnectionTerminated))
+        except (OSError, h2.exceptions.ProtocolError) as error:
+            print("closed", type(error).__name__, flush=True)
+            closed = True
+    elif step == "shut-window":
+        conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+        sock.sendall(conn.data_to_send())
+        pump(ends(request(args[i + 1], fields, True)))
+    elif step == "stall":
+        # Windows wide open: only the socket buffers stop the server's writes.
+        conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: (1 << 31) - 1})
+        sock.sendall(conn.data_to_send())
+        request(args[i + 1], [], True)
+        time.sleep(float(args[i + 2]))
+        j = i + 3
+        try:
+            while not closed:
+                pump(lambda e: False)
+        except OSError as error:
+            print("closed", type(error).__name__, flush=True)
+            closed = True
     elif step == "wait-goaway":
         pump(lambda e: isinstance(e, h2.events.ConnectionTerminated))
         j = i + 1
