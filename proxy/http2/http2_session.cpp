@@ -168,17 +168,26 @@ void Http2Session::flush() {
   writing_ = true;
   // A client that stops reading is bounded like one that stops sending: streams cannot even be reset
   // while the write is stuck, so the connection goes.
-  write_deadline_.expires_after(snapshot_->config.timeouts.client_body);
-  if (snapshot_->config.timeouts.client_body.count() > 0)
-    write_deadline_.async_wait([this, keep = owner_.hold_connection()](const ErrorCode& ec) {
-      if (!ec && writing_) close();
-    });
+  write_deadline_.set(WriteDeadline::write, snapshot_->config.timeouts.client_body,
+                      [this](Timer& timer) { arm_write_deadline(timer); });
   transport_.async_write(asio::buffer(out_.read_ptr(), out_.size()),
                          [this, keep = owner_.hold_connection()](const ErrorCode& ec, std::size_t n) {
                            writing_ = false;
-                           write_deadline_.cancel();
+                           write_deadline_.clear(WriteDeadline::write);
                            on_write(ec, n);
                          });
+}
+
+void Http2Session::arm_write_deadline(Timer& timer) noexcept {
+  timer.async_wait([this, keep = owner_.hold_connection()](const ErrorCode& ec) {
+    if (ec || done_) return;
+    write_deadline_.fired(
+        [this](WriteDeadline) {
+          close();
+          return false;
+        },
+        [this](Timer& t) { arm_write_deadline(t); });
+  });
 }
 
 void Http2Session::on_write(const ErrorCode& ec, std::size_t) {
@@ -205,6 +214,7 @@ void Http2Session::maybe_done() noexcept {
       nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
   if (!library_done && !(draining_ && streams_.empty())) return;
   done_ = true;
+  write_deadline_.cancel();  // its wait holds the connection
   end_streams();
   owner_.on_session_done();
 }

@@ -15,6 +15,7 @@
 
 #include "common/asio_types.hpp"
 #include "proxy/buffer_pool.hpp"
+#include "proxy/deadlines.hpp"
 #include "proxy/exchange_steps.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/transport/transport.hpp"
@@ -101,6 +102,7 @@ class Http2Session {
   // Feeds in_ to the library; false when the connection is in error (the library queued its GOAWAY).
   bool receive() noexcept;
   void on_write(const ErrorCode& ec, std::size_t n);
+  void arm_write_deadline(Timer& timer) noexcept;
   void maybe_done() noexcept;
   void end_streams() noexcept;
 
@@ -115,7 +117,8 @@ class Http2Session {
   std::vector<std::shared_ptr<Http2Stream>> streams_;  // open ones, at most max concurrent streams
   IoBuffer in_;
   IoBuffer out_;
-  Timer write_deadline_;      // a write the client does not take (timeouts.client_body)
+  enum class WriteDeadline : std::uint8_t { write, kCount };
+  Deadlines<WriteDeadline> write_deadline_;  // a write the client does not take (timeouts.client_body)
   ResetBudget reset_budget_;  // RST_STREAM frames we send: burst, then per second
   // A piece mem_send returned that did not fit out_: valid until the next mem_send.
   const std::uint8_t* unsent_ = nullptr;

@@ -23,6 +23,14 @@ nghttp2_nv field(std::string_view name, std::string_view value) noexcept {
           NGHTTP2_NV_FLAG_NONE};
 }
 
+// ":status" with its three digits, written into `text` (which the field points at).
+nghttp2_nv status_field(int status, char (&text)[3]) noexcept {
+  text[0] = static_cast<char>('0' + status / 100 % 10);
+  text[1] = static_cast<char>('0' + status / 10 % 10);
+  text[2] = static_cast<char>('0' + status % 10);
+  return field(":status", std::string_view(text, 3));
+}
+
 constexpr std::size_t kMaxResponseFields = 128;
 constexpr int kMaxInterimResponses = 8;  // 1xx heads relayed per exchange
 
@@ -222,9 +230,8 @@ void Http2Stream::on_upstream_interim() {
   if (response.status == 101) return fail(ProxyError::upstream_bad_response);  // no upgrade in HTTP/2
   // An upstream that streams 1xx heads to a client that does not read would queue them without end.
   if (++interim_responses_ > kMaxInterimResponses) return fail(ProxyError::upstream_bad_response);
-  char text[4];
-  std::snprintf(text, sizeof text, "%03d", response.status);
-  const nghttp2_nv nva[] = {field(":status", std::string_view(text, 3))};
+  char text[3];
+  const nghttp2_nv nva[] = {status_field(response.status, text)};
   nghttp2_submit_headers(session_->library(), NGHTTP2_FLAG_NONE, id_, nullptr, nva, 1, nullptr);
   session_->flush();
   if (session_ != nullptr && leg_.held()) leg_.next_response_head();
@@ -244,9 +251,8 @@ void Http2Stream::on_upstream_final() {
   std::size_t used = 0;
   std::array<nghttp2_nv, kMaxResponseFields> nva;
   std::size_t count = 0;
-  char status[4];
-  std::snprintf(status, sizeof status, "%03d", response.status);
-  nva[count++] = field(":status", std::string_view(status, 3));
+  char status[3];
+  nva[count++] = status_field(response.status, status);
   for (const HeaderField& f : response.fields) {
     // RFC 9113 8.2.2: what only means something on one HTTP/1.1 connection is not sent in HTTP/2.
     if (is_hop_by_hop(f, response)) continue;
@@ -267,7 +273,6 @@ void Http2Stream::on_upstream_final() {
   if (nghttp2_submit_response(session_->library(), id_, nva.data(), count, has_body ? &provider : nullptr) !=
       0)
     return fail(ProxyError::upstream_bad_response);
-  response_submitted_ = true;
   exchange_.response_started = true;
   // A client that takes nothing of the body (a shut window) is bounded like one that stops reading.
   if (has_body) set_deadline(DeadlineKind::client, snapshot_->config.timeouts.client_body);
@@ -356,7 +361,7 @@ void Http2Stream::fail(ProxyError error) {
   if (record.error_type.empty()) record.error_type = error_info(error).type;
   leg_.give_up();
   const ErrorInfo& info = error_info(error);
-  if (response_submitted_ || info.status == 0) return reset(NGHTTP2_INTERNAL_ERROR);
+  if (exchange_.response_started || info.status == 0) return reset(NGHTTP2_INTERNAL_ERROR);
   reply(info.status, info.body);
 }
 
@@ -365,9 +370,8 @@ void Http2Stream::reply(int status, std::string_view body, std::string_view allo
   record.status = status;
   clear_deadline(DeadlineKind::upstream);
   clear_deadline(DeadlineKind::request);
-  char text[4];
-  std::snprintf(text, sizeof text, "%03d", status);
-  std::array<nghttp2_nv, 3> nva{field(":status", std::string_view(text, 3))};
+  char text[3];
+  std::array<nghttp2_nv, 3> nva{status_field(status, text)};
   std::size_t count = 1;
   if (!body.empty()) nva[count++] = field("content-type", "text/plain; charset=utf-8");
   if (!allow.empty()) nva[count++] = field("allow", allow);
@@ -375,7 +379,6 @@ void Http2Stream::reply(int status, std::string_view body, std::string_view allo
   nghttp2_data_provider provider{};
   provider.source.ptr = this;
   provider.read_callback = read_body_callback;
-  response_submitted_ = true;
   exchange_.response_started = true;
   nghttp2_submit_response(session_->library(), id_, nva.data(), count, body.empty() ? nullptr : &provider);
   if (!body.empty()) set_deadline(DeadlineKind::client, snapshot_->config.timeouts.client_body);

@@ -113,7 +113,6 @@ class Http2Stream : public UpstreamLegOwner, public std::enable_shared_from_this
   bool last_chunk_sent_ = false;           // the request's end went upstream
   bool upload_refused_ = false;            // the upstream stopped reading the body: further DATA is dropped
   std::size_t body_in_flight_ = 0;         // DATA bytes of the write in flight (given back when it completes)
-  bool response_submitted_ = false;
   bool response_deferred_ = false;  // the DATA source said "later": resume when bytes come
   bool end_stream_sent_ = false;
   int interim_responses_ = 0;
