@@ -52,17 +52,20 @@ demo: deps
 test: deps-test test-release test-asan test-tsan test-fuzz
 
 test-release: deps-test
+	@echo "== test-release started $$(date -u +%T)"
 	cmake --preset release
 	cmake --build --preset release -j $(JOBS)
 	ctest --preset release -j 2
 
 test-asan: deps-test
+	@echo "== test-asan started $$(date -u +%T)"
 	cmake --preset asan
 	cmake --build --preset asan -j $(JOBS)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --preset asan -j 2
 
 test-tsan: deps-test
+	@echo "== test-tsan started $$(date -u +%T)"
 	cmake --preset tsan
 	cmake --build --preset tsan -j $(JOBS)
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 ctest --preset tsan -j 2
@@ -70,6 +73,7 @@ test-tsan: deps-test
 # libFuzzer builds (clang): each target replays its corpus, then fuzzes for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 20
 test-fuzz: deps-test
+	@echo "== test-fuzz started $$(date -u +%T)"
 	cmake --preset fuzz
 	cmake --build --preset fuzz -j $(JOBS)
 	@for t in request_head response_head chunked_body trace_context stats_document http2_request_head; do \

@@ -433,12 +433,15 @@ inline MetricsText scrape_until(std::uint16_t admin_port, const std::function<bo
 }
 
 // scrape_until() the requests counted (http_server_request_duration_seconds_count over all series) reach
-// `requests`.
+// `requests`, and so do the per-user counts where users are tracked: a request's families are charged one
+// after another, users last, so a scrape between them sees the request but not yet its user.
 inline MetricsText scrape_after_requests(std::uint16_t admin_port, double requests, Millis timeout = kIo) {
   return scrape_until(
       admin_port,
       [&](const MetricsText& metrics) {
-        return metrics.sum("http_server_request_duration_seconds_count") >= requests;
+        const std::string users = "apimeter_user_requests_total";
+        return metrics.sum("http_server_request_duration_seconds_count") >= requests &&
+               (metrics.select(users).empty() || metrics.sum(users) >= requests);
       },
       timeout);
 }
