@@ -6,12 +6,12 @@
 #include <array>
 #include <cstring>
 
-#include "common/tls_client.hpp"
 #include "proxy/connect_error.hpp"
 #include "proxy/router.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/tls/handshake_outcome.hpp"
 #include "proxy/tls/tls_client_context.hpp"
+#include "proxy/upstream_tls_setup.hpp"
 #include "proxy/worker.hpp"
 
 namespace apimeter {
@@ -112,35 +112,12 @@ void Http1UpstreamLeg::on_connect(const ErrorCode& ec) {
 }
 
 void Http1UpstreamLeg::start_tls() {
-  TlsClientContext& tls = *snapshot_->upstream_tls;
-  UpstreamConnection& upstream = *upstream_;
-  const ErrorCode no_session = make_error_code(asio::error::no_memory);
-  try {
-    upstream.transport.start_tls(tls.context);
-  } catch (...) {  // OpenSSL could not make a session (out of memory)
-    ERR_clear_error();
-    return on_handshake(no_session);
-  }
-  SSL* session = upstream.transport.tls_session();
-  upstream.session_slot = {&worker_.upstream_tls_sessions(), upstream.endpoint, tls.id};
-  attach_session_slot(session, &upstream.session_slot);
-  if (!expect_peer(session, exchange_.endpoint->tls_peer_name)) {
-    ERR_clear_error();
-    return on_handshake(no_session);
-  }
-  // A copy: OpenSSL marks the session a connection holds not resumable when that connection ends without
-  // a close_notify, and the cached one must survive this connection.
-  if (SSL_SESSION* cached = worker_.upstream_tls_sessions().find(upstream.endpoint, tls.id)) {
-    if (SSL_SESSION* copy = SSL_SESSION_dup(cached)) {
-      SSL_set_session(session, copy);
-      SSL_SESSION_free(copy);  // the SSL holds its own reference
-    }
-    ERR_clear_error();
-  }
+  if (!prepare_upstream_tls(worker_, *snapshot_->upstream_tls, *upstream_, exchange_.endpoint->tls_peer_name))
+    return on_handshake(make_error_code(asio::error::no_memory));
   // The connect deadline covers the handshake too: the connection is not usable before it is done. The
   // handshake touches none of the owner's buffers, so it holds the connection without counting itself.
   state_ = State::handshaking;
-  upstream.transport.async_handshake(
+  upstream_->transport.async_handshake(
       asio::ssl::stream_base::client,
       [this, owner = owner_.hold(), ex = generation_, upstream = upstream_](const ErrorCode& ec) {
         if (ex == generation_) on_handshake(ec);
@@ -148,17 +125,10 @@ void Http1UpstreamLeg::start_tls() {
 }
 
 void Http1UpstreamLeg::on_handshake(const ErrorCode& ec) {
-  SSL* session = upstream_->transport.tls_session();
-  if (ec) {
-    const UpstreamTlsFailure failure =
-        classify_upstream_tls_failure(ec, session != nullptr ? SSL_get_verify_result(session) : X509_V_OK);
-    worker_.upstream_tls_sessions().forget(upstream_->endpoint);
+  UpstreamTlsFailure failure;
+  if (!finish_upstream_tls(worker_, *upstream_, ec, failure))
     return connect_failed(failure.error_type, failure.certificate ? ProxyError::upstream_tls_certificate
                                                                   : ProxyError::upstream_tls_handshake);
-  }
-  if (worker_.metrics_enabled())
-    worker_.metrics().upstream_tls_handshake(tls_version_label(SSL_version(session)),
-                                             SSL_session_reused(session) == 1);
   exchange_.record.upstream_connected = Clock::now();
   send_head();
 }

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "proxy/http2/http2_stream.hpp"
+#include "proxy/http2/library_output.hpp"
 #include "proxy/worker.hpp"
 
 namespace apimeter {
@@ -145,23 +146,9 @@ void Http2Session::flush() {
   const std::shared_ptr<void> keep = owner_.hold_connection();
   out_.begin = out_.end = 0;
   in_library_ = true;
-  while (out_.space() > 0) {
-    if (unsent_length_ == 0) {
-      const std::uint8_t* data = nullptr;
-      const ssize_t n = nghttp2_session_mem_send(session_, &data);
-      if (n < 0) {
-        in_library_ = false;
-        return close();
-      }
-      if (n == 0) break;
-      unsent_ = data;
-      unsent_length_ = static_cast<std::size_t>(n);
-    }
-    const std::size_t take = std::min(unsent_length_, out_.space());
-    std::memcpy(out_.write_ptr(), unsent_, take);
-    out_.end += take;
-    unsent_ += take;
-    unsent_length_ -= take;
+  if (!take_library_output(session_, out_, unsent_)) {
+    in_library_ = false;
+    return close();
   }
   in_library_ = false;
   if (out_.size() == 0) return maybe_done();
@@ -209,7 +196,7 @@ void Http2Session::drain() noexcept {
 }
 
 void Http2Session::maybe_done() noexcept {
-  if (done_ || writing_ || unsent_length_ != 0) return;
+  if (done_ || writing_ || unsent_.length != 0) return;
   const bool library_done =
       nghttp2_session_want_read(session_) == 0 && nghttp2_session_want_write(session_) == 0;
   if (!library_done && !(draining_ && streams_.empty())) return;

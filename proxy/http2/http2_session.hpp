@@ -17,6 +17,7 @@
 #include "proxy/buffer_pool.hpp"
 #include "proxy/deadlines.hpp"
 #include "proxy/exchange_steps.hpp"
+#include "proxy/http2/library_output.hpp"
 #include "proxy/snapshot.hpp"
 #include "proxy/transport/transport.hpp"
 
@@ -120,9 +121,7 @@ class Http2Session {
   enum class WriteDeadline : std::uint8_t { write, kCount };
   Deadlines<WriteDeadline> write_deadline_;  // a write the client does not take (timeouts.client_body)
   ResetBudget reset_budget_;  // RST_STREAM frames we send: burst, then per second
-  // A piece mem_send returned that did not fit out_: valid until the next mem_send.
-  const std::uint8_t* unsent_ = nullptr;
-  std::size_t unsent_length_ = 0;
+  LibraryOutput unsent_;      // a piece mem_send returned that did not fit out_
   bool in_library_ = false;  // inside mem_recv / mem_send: callbacks must not send
   bool reading_ = false;
   bool writing_ = false;

@@ -1,0 +1,31 @@
+// What every upstream connection does between its TCP connect and its first request when the upstreams
+// are reached over TLS, whichever protocol runs on it (the HTTP/1.1 leg's own connection, an HTTP/2
+// upstream session shared by streams): the TLS session with its peer name, session-cache slot, cached
+// session and ALPN offer, and the reading of how the handshake went. Worker thread only.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/asio_types.hpp"
+#include "proxy/tls/handshake_outcome.hpp"
+#include "proxy/upstream_pool.hpp"
+
+namespace apimeter {
+
+class Worker;
+class TlsClientContext;
+
+// Puts TLS on a connected upstream connection: SNI and the name its certificate must carry
+// (`peer_name`), the slot the sessions the upstream issues go to, the newest cached session to resume,
+// and `alpn` (wire format, "\x02h2") in place of the context's http/1.1 offer when not empty. False when
+// OpenSSL could not make the session (out of memory).
+bool prepare_upstream_tls(Worker& worker, TlsClientContext& tls, UpstreamConnection& upstream,
+                          const std::string& peer_name, std::string_view alpn = {}) noexcept;
+
+// The handshake ended with `ec`. Success: counted by version and resumption, true. Failure: the cached
+// session of the endpoint is forgotten and `failure` says why, false.
+bool finish_upstream_tls(Worker& worker, UpstreamConnection& upstream, const ErrorCode& ec,
+                         UpstreamTlsFailure& failure) noexcept;
+
+}  // namespace apimeter
