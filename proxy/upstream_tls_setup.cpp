@@ -8,7 +8,7 @@
 namespace apimeter {
 
 bool prepare_upstream_tls(Worker& worker, TlsClientContext& tls, UpstreamConnection& upstream,
-                          const std::string& peer_name, std::string_view alpn) noexcept {
+                          const std::string& peer_name) noexcept {
   try {
     upstream.transport.start_tls(tls.context);
   } catch (...) {  // OpenSSL could not make a session (out of memory)
@@ -19,11 +19,6 @@ bool prepare_upstream_tls(Worker& worker, TlsClientContext& tls, UpstreamConnect
   upstream.session_slot = {&worker.upstream_tls_sessions(), upstream.endpoint, tls.id};
   attach_session_slot(session, &upstream.session_slot);
   if (!expect_peer(session, peer_name)) {
-    ERR_clear_error();
-    return false;
-  }
-  if (!alpn.empty() && SSL_set_alpn_protos(session, reinterpret_cast<const unsigned char*>(alpn.data()),
-                                           static_cast<unsigned>(alpn.size())) != 0) {
     ERR_clear_error();
     return false;
   }

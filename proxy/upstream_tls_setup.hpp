@@ -1,11 +1,9 @@
-// What every upstream connection does between its TCP connect and its first request when the upstreams
-// are reached over TLS, whichever protocol runs on it (the HTTP/1.1 leg's own connection, an HTTP/2
-// upstream session shared by streams): the TLS session with its peer name, session-cache slot, cached
-// session and ALPN offer, and the reading of how the handshake went. Worker thread only.
+// What an upstream connection does between its TCP connect and its first request when the upstreams are
+// reached over TLS, apart from the protocol that then runs on it: the TLS session with its peer name,
+// session-cache slot and cached session, and the reading of how the handshake went. Worker thread only.
 #pragma once
 
 #include <string>
-#include <string_view>
 
 #include "common/asio_types.hpp"
 #include "proxy/tls/handshake_outcome.hpp"
@@ -17,11 +15,10 @@ class Worker;
 class TlsClientContext;
 
 // Puts TLS on a connected upstream connection: SNI and the name its certificate must carry
-// (`peer_name`), the slot the sessions the upstream issues go to, the newest cached session to resume,
-// and `alpn` (wire format, "\x02h2") in place of the context's http/1.1 offer when not empty. False when
-// OpenSSL could not make the session (out of memory).
+// (`peer_name`), the slot the sessions the upstream issues go to, and the newest cached session to
+// resume. False when OpenSSL could not make the session (out of memory).
 bool prepare_upstream_tls(Worker& worker, TlsClientContext& tls, UpstreamConnection& upstream,
-                          const std::string& peer_name, std::string_view alpn = {}) noexcept;
+                          const std::string& peer_name) noexcept;
 
 // The handshake ended with `ec`. Success: counted by version and resumption, true. Failure: the cached
 // session of the endpoint is forgotten and `failure` says why, false.

@@ -3,10 +3,8 @@
 #include "proxy/http2/http2_session.hpp"
 
 #include <algorithm>
-#include <cstring>
 
 #include "proxy/http2/http2_stream.hpp"
-#include "proxy/http2/library_output.hpp"
 #include "proxy/worker.hpp"
 
 namespace apimeter {

@@ -1,6 +1,6 @@
-// What an nghttp2 session has to send, moved into one fixed buffer: the loop both HTTP/2 sides (a client
-// connection's server session, an upstream session) write through. A piece that does not fit waits in
-// `pending`, which points into the library and stays valid until the next nghttp2_session_mem_send.
+// What an nghttp2 session has to send, moved into one fixed buffer: the loop every HTTP/2 session writes
+// through. A piece that does not fit waits in `pending`, which points into the library and stays valid
+// until the next nghttp2_session_mem_send.
 #pragma once
 
 #include <nghttp2/nghttp2.h>
